@@ -1,0 +1,48 @@
+# prunebook: every target works on a fresh machine with nothing but Python 3 installed.
+#   make test            set up .venv, check notebooks and modules are in sync, run the test suite
+#   make book [FULL=1]   execute every chapter in a fresh kernel and write HTML to _book/
+#   make lab             open JupyterLab on nbs/
+#   make outputs         re-execute the chapters in place (commit their outputs), then nbdev_clean
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.prunebook-installed
+NB ?= nbs/[!_]*.ipynb
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: setup test unit sync book lab outputs clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first: a bare `torch` requirement with no torch installed would pull a multi-GB CUDA build.
+$(STAMP): $(BIN)/python settings.ini setup.py
+	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -e ".[dev]"
+	@touch $@
+
+setup: $(STAMP)
+
+sync: setup
+	$(BIN)/python tools/check_sync.py
+
+test: sync
+	$(BIN)/python -m pytest tests
+
+unit: setup
+	$(BIN)/python -m pytest tests --ignore=tests/test_notebooks.py
+
+book: setup
+	$(BIN)/python tools/build_book.py $(if $(FULL),--full)
+
+lab: setup
+	$(BIN)/jupyter lab nbs
+
+outputs: setup
+	$(BIN)/python tools/build_book.py --inplace $(if $(FULL),--full) $(NB)
+	$(BIN)/nbdev_clean
+
+clean:
+	rm -rf _book _docs .pytest_cache

@@ -1,0 +1,81 @@
+"""The project's layout and tooling: the conventions every chapter and CI rely on."""
+import os, re
+from configparser import ConfigParser
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import build_book
+
+ROOT = Path(__file__).resolve().parents[1]
+CFG = ConfigParser(delimiters=["="]); CFG.read(ROOT / "settings.ini"); CFG = CFG["DEFAULT"]
+
+
+def test_design_card_layout():
+    for p in ["settings.ini", "setup.py", "_quarto.yml", "nbs", "prunebook", "tests", "README.md", "Makefile", ".ci/run"]:
+        assert (ROOT / p).exists(), p
+    q = ROOT / "nbs" / "_quarto.yml"
+    assert q.is_symlink() and os.readlink(q) == "../_quarto.yml", "nbs/_quarto.yml must be a relative symlink"
+    assert q.read_text() == (ROOT / "_quarto.yml").read_text()
+
+
+def test_nbdev_pins_and_flags():
+    dev = CFG["dev_requirements"].split()
+    for pin in ["nbdev==2.4.14", "fastcore<2", "execnb<0.2", "fastgit<0.1"]:
+        assert pin in dev, pin
+    assert "fastcore<2" in CFG["requirements"].split()
+    assert not any(r == "torch" for r in CFG["requirements"].split()), "torch must carry a version bound"
+    # nbdev-1 style `notest|slow` is accepted silently and does not skip slow cells
+    assert CFG["tst_flags"].split() == ["notest", "slow"]
+
+
+def test_every_chapter_exports_an_existing_module():
+    for nb in build_book.chapters(ROOT / "nbs"):
+        src = nbformat.read(nb, as_version=4)
+        exp = [c.source for c in src.cells if c.cell_type == "code" and "default_exp" in build_book.directives(c.source)]
+        for s in exp:
+            mod = build_book.directives(s)["default_exp"][0]
+            assert (ROOT / "prunebook" / f"{mod.replace('.', '/')}.py").exists(), f"{nb.name}: prunebook/{mod}.py missing"
+
+
+def test_notebooks_are_clean():
+    "nbdev_clean strips execution counts and metadata: committed notebooks carry none."
+    for nb in sorted((ROOT / "nbs").glob("*.ipynb")):
+        src = nbformat.read(nb, as_version=4)
+        for c in src.cells:
+            if c.cell_type == "code": assert c.execution_count is None, f"{nb.name} is not clean"
+
+
+@pytest.mark.parametrize("src,full,expected", [
+    ("x = 1", False, True),
+    ("#| slow\nrun_sweep()", False, False),
+    ("#| slow\nrun_sweep()", True, True),
+    ("#|eval: false\ndownload()", True, False),
+    ("#| eval:false\ndownload()", False, False),
+    ("#| export\ndef f(): pass", False, True),
+    ("x = 1\n#| slow", False, True),      # directives only count at the top of a cell
+])
+def test_book_cell_selection(src, full, expected):
+    assert build_book.should_run(src, full) is expected
+
+
+def test_book_tags_and_title():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Core\n> Surgery and accounting"),
+        nbformat.v4.new_code_cell("#| hide\nimport torch"),
+        nbformat.v4.new_code_cell("#| slow\nsweep()"),
+        nbformat.v4.new_code_cell("1 + 1")])
+    assert build_book.tag_cells(nb, full=False) == 1
+    assert nb.cells[1].metadata.tags == [build_book.HIDE_TAG]
+    assert nb.cells[2].metadata.tags == [build_book.SKIP_TAG]
+    assert "tags" not in nb.cells[3].metadata or nb.cells[3].metadata.tags == []
+    build_book.untag_cells(nb)
+    assert all("tags" not in c.metadata for c in nb.cells)
+    assert build_book.title_and_summary(nb) == ("Core", "Surgery and accounting")
+
+
+def test_ci_calls_the_readme_test_command():
+    readme, ci = (ROOT / "README.md").read_text(), (ROOT / ".ci/run").read_text()
+    assert "make test" in readme and "make book" in readme
+    assert re.search(r"^\s*make test\b", ci, re.M) or "make test" in ci
