@@ -2,6 +2,7 @@
 #   make test            set up .venv, check notebooks and modules are in sync, run the test suite
 #   make book [FULL=1]   execute every chapter in a fresh kernel and write HTML to _book/
 #   make lab             open JupyterLab on nbs/
+#   make test-e2e        run every chapter in a real JupyterLab in headless Chromium
 #   make outputs         re-execute the chapters in place (commit their outputs), then nbdev_clean
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -12,7 +13,7 @@ STAMP := $(VENV)/.prunebook-installed
 NB ?= nbs/[!_]*.ipynb
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup test unit sync book lab outputs clean
+.PHONY: setup test test-e2e unit sync book lab outputs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +30,14 @@ sync: setup
 	$(BIN)/python tools/check_sync.py
 
 test: sync
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --ignore=tests/e2e
+
+# needs Debian's chromium at /usr/bin/chromium (.ci/run installs it); Playwright never downloads a browser here
+test-e2e: setup
+	$(BIN)/python -m pytest tests/e2e -v -s
 
 unit: setup
-	$(BIN)/python -m pytest tests --ignore=tests/test_notebooks.py
+	$(BIN)/python -m pytest tests --ignore=tests/test_notebooks.py --ignore=tests/e2e
 
 book: setup
 	$(BIN)/python tools/build_book.py $(if $(FULL),--full)
@@ -45,4 +50,4 @@ outputs: setup
 	$(BIN)/nbdev_clean
 
 clean:
-	rm -rf _book _docs .pytest_cache
+	rm -rf _book _docs _e2e .pytest_cache

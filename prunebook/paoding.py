@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_paoding.ipynb #7e43a90e
 from __future__ import annotations
-import copy, math, random, time
+import copy, math, random, time, warnings
 from dataclasses import dataclass, asdict, fields, replace
 
 import torch
@@ -283,6 +283,10 @@ def paoding_prune(model: nn.Module, target: float = 0.5, step: float = 1 / 64, m
     hidden = view[:-1]
     N = [lin.out_features for _, lin, _ in hidden]
     k = [max(1, math.ceil(step * n - 1e-9)) for n in N]
+    uneven = [f"{name} ({n} neurons)" for (name, _, _), n in zip(hidden, N) if abs(step * n - round(step * n)) > 1e-9]
+    if uneven:
+        warnings.warn(f"step={step:g} does not remove a whole number of neurons per step from {', '.join(uneven)}: each step removes "
+                      f"ceil(step * N), so the actual fraction removed will exceed the nominal target (use a step of 1/N)", stacklevel=2)
     taken = [torch.zeros(n, dtype=torch.bool) for n in N]        # the toolkit's neurons_manipulated
     removed = [set() for _ in N]
     S_cache, targets = [None] * len(N), [-1.0] * len(N)
