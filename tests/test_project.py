@@ -79,3 +79,15 @@ def test_ci_calls_the_readme_test_command():
     readme, ci = (ROOT / "README.md").read_text(), (ROOT / ".ci/run").read_text()
     assert "make test" in readme and "make book" in readme
     assert re.search(r"^\s*make test\b", ci, re.M) or "make test" in ci
+
+
+def test_book_html_hides_directives_and_hidden_cells():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Core\n> Surgery"),
+        nbformat.v4.new_code_cell("#| hide\nSECRET_SETUP = 1"),
+        nbformat.v4.new_code_cell("#| export\ndef visible_function(): pass")])
+    build_book.tag_cells(nb)
+    page = build_book.to_html(nb)
+    assert "visible_function" in page
+    assert "SECRET_SETUP" not in page and "#| export" not in page
+    assert nb.cells[2].source.startswith("#| export")          # the notebook itself is not changed

@@ -7,7 +7,7 @@
 Cells are treated as `nbdev_test` treats them: `#| eval: false` never runs and `#| slow` runs only with --full.
 Unlike `nbdev_test`, each chapter runs in its own Jupyter kernel, exactly as a reader's JupyterLab would run it.
 """
-import argparse, html, json, os, re, sys, time
+import argparse, copy, html, os, re, sys, time
 from pathlib import Path
 
 import nbformat
@@ -92,7 +92,7 @@ def to_html(nb):
     c = Config()
     c.TagRemovePreprocessor.remove_cell_tags = (HIDE_TAG,)
     c.TagRemovePreprocessor.enabled = True
-    shown = nbformat.from_dict(json.loads(nbformat.writes(nb)))
+    shown = copy.deepcopy(nb)
     for cell in shown.cells:   # the directives are for nbdev, not for the reader
         if cell.cell_type == "code":
             cell.source = "\n".join(l for l in cell.source.splitlines() if not _DIRECTIVE.match(l)).strip("\n")
