@@ -91,3 +91,10 @@ def test_book_html_hides_directives_and_hidden_cells():
     assert "visible_function" in page
     assert "SECRET_SETUP" not in page and "#| export" not in page
     assert nb.cells[2].source.startswith("#| export")          # the notebook itself is not changed
+
+
+def test_book_drops_cells_left_empty_by_directives():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("#| default_exp core"), nbformat.v4.new_code_cell("x = 41 + 1")])
+    page = build_book.to_html(nb)
+    assert "default_exp" not in page and "41" in page
+    assert page.count('class="jp-Cell jp-CodeCell') == 1

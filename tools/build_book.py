@@ -86,16 +86,28 @@ def title_and_summary(nb):
     return None, ""
 
 
-def to_html(nb):
+def local_mathjax(out):
+    "Copy the MathJax shipped by jupyter-server-mathjax next to the HTML (the book is read offline); its URL, or None."
+    try: import jupyter_server_mathjax
+    except ImportError: return None
+    import shutil
+    src = Path(jupyter_server_mathjax.__file__).parent / "static"
+    if not (out / "mathjax" / "MathJax.js").exists(): shutil.copytree(src, out / "mathjax", dirs_exist_ok=True)
+    return "mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+
+
+def to_html(nb, mathjax_url=None):
     from nbconvert import HTMLExporter
     from traitlets.config import Config
     c = Config()
     c.TagRemovePreprocessor.remove_cell_tags = (HIDE_TAG,)
     c.TagRemovePreprocessor.enabled = True
+    if mathjax_url: c.HTMLExporter.mathjax_url = mathjax_url
     shown = copy.deepcopy(nb)
     for cell in shown.cells:   # the directives are for nbdev, not for the reader
         if cell.cell_type == "code":
             cell.source = "\n".join(l for l in cell.source.splitlines() if not _DIRECTIVE.match(l)).strip("\n")
+    shown.cells = [c_ for c_ in shown.cells if c_.cell_type != "code" or c_.source.strip() or c_.get("outputs")]
     body, _ = HTMLExporter(config=c, template_name="lab").from_notebook_node(shown)
     return body
 
@@ -123,8 +135,11 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=ROOT / "_book", help="output folder for the HTML (default _book/)")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    paths = [p.resolve() for p in args.notebooks] or chapters()
-    if not args.inplace: args.out.mkdir(parents=True, exist_ok=True)
+    paths = [p.resolve() for p in args.notebooks] or sorted(chapters(), key=lambda p: p.stem != "index")   # the front page first
+    mathjax = None
+    if not args.inplace:
+        args.out.mkdir(parents=True, exist_ok=True)
+        mathjax = local_mathjax(args.out)
     rows, failed = [], []
     for path in paths:
         print(f"running {path.name} ...", flush=True)
@@ -135,7 +150,7 @@ def main(argv=None):
             if error: continue          # never overwrite a chapter with a half-run copy
             untag_cells(nb); nbformat.write(nb, path)
         else:
-            (args.out / f"{path.stem}.html").write_text(to_html(nb), encoding="utf-8")
+            (args.out / f"{path.stem}.html").write_text(to_html(nb, mathjax), encoding="utf-8")
             title, summary = title_and_summary(nb)
             rows.append(dict(href=f"{path.stem}.html", title=title or path.stem, summary=summary,
                              stem=path.stem, seconds=seconds, error=error))
