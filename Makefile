@@ -30,7 +30,7 @@ sync: setup
 	$(BIN)/python tools/check_sync.py
 
 test: sync
-	$(BIN)/python -m pytest tests --ignore=tests/e2e
+	$(BIN)/python -m pytest tests --ignore=tests/e2e --durations=12
 
 # needs Debian's chromium at /usr/bin/chromium (.ci/run installs it); Playwright never downloads a browser here
 test-e2e: setup
