@@ -247,7 +247,6 @@ def submodular_prune(model: nn.Module, data, compression: float = 4, variant: st
     if collect_mode not in ("eval", "train"): raise ValueError(f"collect_mode: expected 'eval' or 'train', got {collect_mode!r}")
     if selection == "actgrad" and y is None: raise ValueError("data: selection='actgrad' needs labels; pass TensorDataset(inputs, labels)")
     pairs = pruning_pairs(model)
-    mods = dict(model.named_modules())
     n_units = {p.layer: prunable_layers(model)[p.layer] for p in pairs}
     if per_layer is not None:
         bad = set(per_layer) - set(n_units)

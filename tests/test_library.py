@@ -3,10 +3,9 @@ import copy
 
 import pytest
 import torch
-import torch.nn as nn
 
 from prunebook import core, paoding, psap, robustness, submodular
-from prunebook.models import lenet5, mlp, resnet_cifar, vgg_small
+from prunebook.models import lenet5, mlp, vgg_small
 
 
 def small_mlp(seed=0):

@@ -5,7 +5,7 @@ cell produced an error output. The notebooks are served from a scratch copy of n
 committed notebooks) in which cells flagged `slow` or `eval: false` are replaced by a comment: the fast book settings.
 Screenshots of every chapter go to _e2e/screenshots/. Run with `make test-e2e`.
 """
-import json, os, re, secrets, shutil, socket, subprocess, sys, time, urllib.request
+import json, os, re, secrets, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 import nbformat
