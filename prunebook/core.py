@@ -328,6 +328,7 @@ class PruneReport:
     seconds: float | None = None
     data: str = "none"
     logs: dict = field(default_factory=dict)
+    latency: Table | None = None      # a `speedup_table` of the original vs the pruned model, when measured
 
     @classmethod
     def from_models(cls, method, original, pruned, input_shape=None, kept=None, **kw):
@@ -351,6 +352,8 @@ class PruneReport:
         rows = [dict(quantity="parameters", before=self.params_before, after=self.params_after, ratio=self.compression)]
         if self.macs_before is not None:
             rows.append(dict(quantity="MACs", before=self.macs_before, after=self.macs_after, ratio=self.mac_ratio))
+        for r in (self.latency or []):    # ratio = measured speed-up
+            rows.append(dict(quantity=f"CPU latency ms, batch {r['batch']}", before=r["original_ms"], after=r["pruned_ms"], ratio=r["speedup"]))
         return Table(rows)
 
     def __str__(self):

@@ -12,13 +12,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from .core import PruneReport, remove_units, is_chain, chain_plan, layer_macs
+from .core import PruneReport, remove_units, is_chain, chain_plan, layer_macs, register_arch, ARCHITECTURES
 from .models import ResNetCifar, BasicBlock
 
 # %% auto #0
 __all__ = ['METHODS', 'Recipe', 'asfp_ratio', 'prunable_convs', 'layer_sparsity', 'allocate', 'filter_norms', 'fpgm_scores',
            'select_filters', 'prune_step', 'protect_and_restore', 'psap_prune', 'structure', 'finalize', 'PrunedBlock',
-           'PrunedResNet', 'hard_remove', 'sfp_flops']
+           'PrunedResNet', 'hard_remove', 'psap_resnet', 'sfp_flops']
 
 # %% ../nbs/30_psap.ipynb #bb26193a
 @dataclass(frozen=True)
@@ -363,13 +363,28 @@ def _strip(model):
 @torch.no_grad()
 def hard_remove(masked_model: nn.Module) -> nn.Module:
     "The small dense model that computes what the finalized masked model computes."
-    if structure(masked_model) == "resnet": return _strip(PrunedResNet(masked_model)).eval()
+    if structure(masked_model) == "resnet":
+        small = _strip(PrunedResNet(masked_model)).eval()
+        if getattr(masked_model, "arch", None):      # rebuildable by `load_pruned` from the base architecture and the kept filters
+            small.arch = dict(name="psap_resnet", args=[], kwargs=dict(
+                base=masked_model.arch, keep={n: torch.nonzero(m.psap_mask).flatten().tolist() for n, m in prunable_convs(masked_model)}))
+        return small
     small = copy.deepcopy(masked_model)
     for name, conv in prunable_convs(masked_model):
         keep = torch.nonzero(conv.psap_mask).flatten().tolist()
         if len(keep) < conv.out_channels: remove_units(small, name, keep, inplace=True)
     if hasattr(masked_model, "input_shape"): small.input_shape = masked_model.input_shape
     return _strip(small).eval()
+
+
+@register_arch("psap_resnet")
+def psap_resnet(base: dict, keep: dict) -> PrunedResNet:
+    "The shape of a hard-pruned ResNet, rebuilt from its base architecture (`model.arch`) and kept filters; `load_pruned` fills the weights."
+    net = ARCHITECTURES[base["name"]](*base["args"], **base["kwargs"])
+    for name, conv in prunable_convs(net):
+        mask = torch.zeros(conv.out_channels, dtype=torch.bool); mask[keep[name]] = True
+        conv.register_buffer("psap_mask", mask)
+    return _strip(PrunedResNet(net)).eval()
 
 # %% ../nbs/30_psap.ipynb #b8bf3086
 def sfp_flops(model: nn.Module, keep: dict, input_shape=None) -> dict:

@@ -234,14 +234,18 @@ def submodular_prune(model: nn.Module, data, compression: float = 4, variant: st
     """Structured pruning by weakly submodular greedy selection; returns `(smaller_model, PruneReport)`.
 
     Data: `data` is a tensor of a few hundred **unlabeled** inputs (or a `TensorDataset`; labels are used only by
-    `selection='actgrad'`). `compression` is the whole network's parameter ratio (one uniform keep fraction), or give
+    `selection='actgrad'`); the data-free baselines `selection='random'` or `'weightnorm'` with `reweight=False` accept
+    `data=None`. `compression` is the whole network's parameter ratio (one uniform keep fraction), or give
     `per_layer={layer: keep fraction}`. `variant` in 'layer', 'seq', 'asym'; `selection` in 'greedy' (the method) and
     the baselines 'random', 'weightnorm', 'actgrad'. The caller's model is never modified."""
     t_start = time.time()
+    data_free = selection in ("random", "weightnorm") and not reweight
     if isinstance(data, torch.utils.data.TensorDataset): X, y = data.tensors[0], (data.tensors[1] if len(data.tensors) > 1 else None)
     elif isinstance(data, torch.Tensor): X, y = data, None
-    else: raise TypeError(f"data: expected a tensor of inputs or a TensorDataset, got {type(data).__name__}")
-    if len(X) == 0: raise ValueError("data: no samples (the method needs a few hundred unlabeled inputs)")
+    elif data is None and data_free: X = y = None
+    else: raise TypeError(f"data: expected a tensor of inputs or a TensorDataset (None only for the data-free "
+                          f"selection='random'/'weightnorm' with reweight=False), got {type(data).__name__}")
+    if X is not None and len(X) == 0: raise ValueError("data: no samples (the method needs a few hundred unlabeled inputs)")
     if variant not in VARIANTS: raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
     if selection not in SELECTIONS: raise ValueError(f"selection: expected one of {SELECTIONS}, got {selection!r}")
     if collect_mode not in ("eval", "train"): raise ValueError(f"collect_mode: expected 'eval' or 'train', got {collect_mode!r}")
@@ -264,7 +268,7 @@ def submodular_prune(model: nn.Module, data, compression: float = 4, variant: st
     logs, plans = {}, []
     for p in pairs:
         src = orig if one_pass else work
-        B = next_inputs(src, X, p.next, collect_mode)
+        B = None if X is None else next_inputs(src, X, p.next, collect_mode)
         A = next_inputs(orig, X, p.next, collect_mode) if (variant == "asym" and selection == "greedy") else B
         W = next_weight(orig if variant in ("asym", "layer") else work, p.next)
         order, fs, W_new = _select(selection, k[p.layer], n_units[p.layer], p, B, A, W, rng, work, X, y, reweight)
@@ -279,7 +283,7 @@ def submodular_prune(model: nn.Module, data, compression: float = 4, variant: st
     method = f"submodular-{variant}" if selection == "greedy" else f"layer-{selection}"
     report = PruneReport.from_models(method, model, work, getattr(model, "input_shape", None), kept=kept,
                                      seconds=time.time() - t_start,
-                                     data=f"{len(X)} {'labelled' if selection == 'actgrad' else 'unlabeled'} samples",
+                                     data="none" if X is None else f"{len(X)} {'labelled' if selection == 'actgrad' else 'unlabeled'} samples",
                                      logs=dict(variant=variant, selection=selection, reweight=reweight, compression=compression,
                                                fraction=frac, k=k, layers=logs, collect_mode=collect_mode, seed=seed,
                                                achieved_compression=count_params(model) / count_params(work)))
