@@ -96,3 +96,39 @@ def test_chapter_specific_zoo_models_are_accurate():
         m = pretrained(name)
         assert m.meta["test_acc"] >= 0.90, name
         assert evaluate(m, test) == m.meta["test_acc"]
+
+
+def test_unified_prune_equals_each_method_function():
+    "prunebook.prune calls the method function with exactly the options given: the same seed gives the same model."
+    import prunebook
+    m = small_mlp()
+    X = torch.rand(96, 1, 8, 8)
+    same = lambda a, b: all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    a, ra = prunebook.prune(m, "paoding", target=0.5, step=1 / 32, seed=5, latency=None)
+    assert same(a, paoding.paoding_prune(m, target=0.5, step=1 / 32, seed=5)[0]) and ra.latency is None
+    b, rb = prunebook.prune(m, "submodular", X, compression=2, variant="seq", seed=1)
+    assert same(b, submodular.submodular_prune(m, X, compression=2, variant="seq", seed=1)[0])
+    assert rb.data == "96 unlabeled samples" and rb.latency.column("batch") == [1, 256]
+    c, _ = prunebook.prune(m, "magnitude", compression=2, latency=None)
+    assert same(c, submodular.submodular_prune(m, None, compression=2, selection="weightnorm", reweight=False)[0])
+    torch.manual_seed(0)
+    net = vgg_small(cfg=(8, "M", 8, "M")).train()
+    ds = torch.utils.data.TensorDataset(torch.rand(96, 1, 8, 8), torch.randint(0, 10, (96,)))
+    d, rd = prunebook.prune(net, "fpgm", ds, target=0.5, epochs=1, batch_size=32, seed=2, latency=None)
+    assert same(d, psap.psap_prune(net, ds, target=0.5, epochs=1, batch_size=32, seed=2, method="fpgm")[0])
+    assert rd.data == "96 labelled training samples"
+
+
+def test_unified_prune_rejects_bad_options_and_data_clearly():
+    import prunebook
+    m = small_mlp()
+    with pytest.raises(TypeError, match=r"'paoding' accepts \['target', 'step'"):
+        prunebook.prune(m, "paoding", compression=4)
+    with pytest.raises(ValueError, match="method: expected one of"):
+        prunebook.prune(m, "optimal-brain-damage")
+    with pytest.raises(ValueError, match="needs a few hundred unlabeled inputs"):
+        prunebook.prune(m, "submodular")
+    with pytest.raises(TypeError, match="needs the labelled training set"):
+        prunebook.prune(m, "psap", torch.rand(8, 1, 8, 8))
+    with pytest.raises(ValueError, match="is data-free"):
+        prunebook.prune(m, "magnitude", torch.rand(8, 1, 8, 8))
