@@ -429,7 +429,8 @@ def load_pruned(path, model: nn.Module | None = None) -> nn.Module:
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"path: no such file {str(path)!r}")
     try: state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e: raise ValueError(f"path: {str(path)!r} is not a model saved by prunebook ({e})") from None
+    except Exception as e:   # torch's message spans many lines: name the failure, keep the error one line
+        raise ValueError(f"path: {str(path)!r} is not a model saved by prunebook (torch.load failed: {type(e).__name__})") from None
     if not isinstance(state, dict) or state.get("format") != "prunebook-1":
         raise ValueError(f"path: {str(path)!r} is not a model saved by prunebook.save_pruned")
     if model is None:
