@@ -98,3 +98,20 @@ def test_book_drops_cells_left_empty_by_directives():
     page = build_book.to_html(nb)
     assert "default_exp" not in page and "41" in page
     assert page.count('class="jp-Cell jp-CodeCell') == 1
+
+
+def test_readme_and_index_open_with_the_one_call_example():
+    "The README's first Python block is the three-line `prunebook.prune` example, it runs, and the front page starts with it."
+    block = re.search(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    lines = [l for l in block.splitlines() if l.strip()]
+    assert len(lines) == 3 and "prunebook.prune(" in lines[-1]
+    ns = {}
+    exec(block, ns)
+    assert ns["report"].params_after < ns["report"].params_before and ns["report"].latency is not None
+    index = nbformat.read(ROOT / "nbs" / "index.ipynb", as_version=4)
+    first_code = next(c.source for c in index.cells if c.cell_type == "code")
+    assert first_code.strip() == "\n".join(l.split("#")[0].rstrip() for l in lines)
+
+
+def test_console_script_declared():
+    assert CFG["console_scripts"].split() == ["prunebook=prunebook.cli:main"]
