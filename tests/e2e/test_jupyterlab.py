@@ -101,13 +101,20 @@ def run_all(page, lab, name, timeout=600):
         page.locator(".lm-Menu-itemLabel", has_text=re.compile("Restart Kernel and Run All Cells")).click()
         page.locator(".jp-Dialog-button.jp-mod-accept").click()
         time.sleep(3)
+        stuck_since = None
         while True:
             p = page.evaluate(PROMPTS_JS)
             status = page.locator(".jp-Notebook-ExecutionIndicator").first.get_attribute("data-status")
             if p["busy"] == 0 and status == "idle": break
+            # cells still marked queued ([*]) while the kernel sits idle for 30 s: the restart dropped the queue
+            if p["busy"] > 0 and status == "idle":
+                stuck_since = stuck_since or time.time()
+                if time.time() - stuck_since > 30: print(f"{name}: queued cells dropped by the restart, retrying"); break
+            else: stuck_since = None
             if time.time() - start > timeout: raise TimeoutError(f"{name}: still running after {timeout} s")
             time.sleep(2)
-        if page.evaluate(PROMPTS_JS)["first_done"]: break
+        p = page.evaluate(PROMPTS_JS)
+        if p["first_done"] and p["busy"] == 0: break
         time.sleep(3)
     else:
         raise AssertionError(f"{name}: the cells never ran")
