@@ -101,18 +101,30 @@ def run_all(page, lab, name, timeout=600):
         page.locator(".lm-Menu-itemLabel", has_text=re.compile("Restart Kernel and Run All Cells")).click()
         page.locator(".jp-Dialog-button.jp-mod-accept").click()
         time.sleep(3)
-        stuck_since = None
+        stuck_since, last, stalled = None, None, False
         while True:
             p = page.evaluate(PROMPTS_JS)
             status = page.locator(".jp-Notebook-ExecutionIndicator").first.get_attribute("data-status")
             if p["busy"] == 0 and status == "idle": break
-            # cells still marked queued ([*]) while the kernel sits idle for 30 s: the restart dropped the queue
-            if p["busy"] > 0 and status == "idle":
+            # no progress for 45 s while the kernel is not busy (queued [*] cells on an idle kernel, or a kernel status
+            # stuck in 'restarting'/'unknown' after a restart that raced the kernel's start-up): reload and retry
+            state = (status, p["busy"], p["cells"])
+            if status != "busy" and state == last:
                 stuck_since = stuck_since or time.time()
-                if time.time() - stuck_since > 30: print(f"{name}: queued cells dropped by the restart, retrying"); break
+                if time.time() - stuck_since > 45:
+                    print(f"{name}: no progress (kernel status {status!r}, {p['busy']} cells queued), reloading and retrying")
+                    stalled = True; break
             else: stuck_since = None
-            if time.time() - start > timeout: raise TimeoutError(f"{name}: still running after {timeout} s")
+            last = state
+            if time.time() - start > timeout:
+                raise TimeoutError(f"{name}: still running after {timeout} s (kernel status {status!r}, {p['busy']} of {p['cells']} cells queued)")
+            if os.environ.get("E2E_DEBUG"): print(name, status, p)
             time.sleep(2)
+        if stalled:
+            page.reload()
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+            continue
         p = page.evaluate(PROMPTS_JS)
         if p["first_done"] and p["busy"] == 0: break
         time.sleep(3)
