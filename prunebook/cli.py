@@ -4,7 +4,7 @@
 
 # %% ../nbs/50_cli.ipynb #ba23f216
 from __future__ import annotations
-import argparse, ast, contextlib, io, json, math, sys
+import argparse, ast, json, math, sys
 from pathlib import Path
 
 import torch
@@ -82,11 +82,11 @@ def load_model(spec: str):
 
 
 def _datasets(model, override=None):
-    from prunebook.data import load_mnist5k, load_digits
+    from prunebook.compare import DATASETS
     name = override or getattr(model, "meta", {}).get("data")
     if name is None: return None, None
-    if name not in ("mnist5k", "digits"): raise UsageError(f"--data: unknown data set {name!r}; expected mnist5k or digits")
-    return (load_mnist5k if name == "mnist5k" else load_digits)(), name
+    if name not in DATASETS: raise UsageError(f"--data: unknown data set {name!r}; expected one of {', '.join(DATASETS)}")
+    return DATASETS[name](), name
 
 # %% ../nbs/50_cli.ipynb #e5c26afb
 def _report_dict(report, acc_before=None, acc_after=None) -> dict:

@@ -13,8 +13,8 @@ import torch.nn as nn
 
 from .api import prune, METHODS
 from .core import Table, count_params, count_macs
-from .data import load_mnist5k, load_digits, unlabeled_subset
-from .models import pretrained, evaluate
+from .data import load_digits, unlabeled_subset
+from .models import pretrained, evaluate, _DATA as DATASETS
 from .paoding import dense_view
 from .robustness import adversarial_accuracy, noise_accuracy, ood_auroc, uniform_noise_like, resize_images
 from .submodular import pruning_pairs
@@ -51,9 +51,6 @@ def matched_options(method: str, model: nn.Module, fraction: float) -> dict:
     return dict(target=fraction)
 
 # %% ../nbs/40_compare.ipynb #b7fa94bb
-_LOADERS = {"mnist5k": load_mnist5k, "digits": load_digits}
-
-
 def evaluate_all(model: nn.Module, test, ood_sets: dict, n: int = 500, eps: float = 0.05, sigma: float = 0.2, seed: int = 0) -> dict:
     "Clean accuracy (whole test set), FGSM and PGD accuracy at `eps`, noise accuracy at `sigma` (first `n`), max-softmax OOD AUROC per set."
     out = dict(acc=evaluate(model, test),
@@ -116,7 +113,7 @@ def compare(models=MODELS, methods=COMPARED, fractions=(0.5,), seeds=(0,), sampl
     for name, model, method, f, seed in bar:
         if name not in cache:
             data = model.meta["data"]
-            train, test = _LOADERS[data]()
+            train, test = DATASETS[data]()
             cache[name] = (train, test, ood_sets(test, n))
             shape = tuple(model.input_shape)
             emit(dict(model=name, method="unpruned", fraction=0.0, seed=None, status="ok", data="-", params=count_params(model),
