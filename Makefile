@@ -3,6 +3,7 @@
 #   make book [FULL=1]   execute every chapter in a fresh kernel and write HTML to _book/
 #   make lab             open JupyterLab on nbs/
 #   make test-e2e        run every chapter in a real JupyterLab in headless Chromium
+#   make test-portable   run the chapters as on another CPU (ATEN_CPU_CAPABILITY=default; CAPABILITY=avx2 for another)
 #   make outputs         re-execute the chapters in place (commit their outputs), then nbdev_clean
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -13,7 +14,7 @@ STAMP := $(VENV)/.prunebook-installed
 NB ?= nbs/[!_]*.ipynb
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup test test-e2e unit sync book lab outputs clean
+.PHONY: setup test test-e2e test-portable unit sync book lab outputs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,13 @@ sync: setup
 
 test: sync
 	$(BIN)/python -m pytest tests --ignore=tests/e2e --durations=12
+
+# PyTorch picks its CPU kernels by instruction set, and other kernels round differently: run every chapter with
+# another set (default: plain C++ kernels) to check that the book's claims hold on any machine, not just this one
+CAPABILITY ?= default
+test-portable: setup
+	ATEN_CPU_CAPABILITY=$(CAPABILITY) $(BIN)/python -c "import torch; print('chapters on CPU kernels:', torch.backends.cpu.get_cpu_capability())"
+	ATEN_CPU_CAPABILITY=$(CAPABILITY) $(BIN)/python -m pytest tests/test_notebooks.py --durations=12
 
 # needs Debian's chromium at /usr/bin/chromium (.ci/run installs it); Playwright never downloads a browser here
 test-e2e: setup

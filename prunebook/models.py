@@ -258,7 +258,7 @@ def pretrained(name: str, retrain: bool = False, progress: bool = False) -> nn.M
         raise RuntimeError(f"the shipped weights of {name!r} were trained with another recipe; retrain=True trains this one")
     f = weights_dir() / rec["file"]
     if _sha256(f) != rec["sha256"]: raise RuntimeError(f"{f}: sha256 differs from the manifest; the installed weights are damaged")
-    model = load_pruned(f)
+    with torch.random.fork_rng(devices=[]): model = load_pruned(f)   # building the architecture draws random init
     model.meta = {k: rec[k] for k in ("name", "data", "test_acc", "train_acc", "train_seconds", "recipe", "sha256")}
     return model.eval()
 

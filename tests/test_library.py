@@ -87,17 +87,6 @@ def test_save_load_roundtrip_of_pruned_zoo_model(tmp_path):
     assert torch.equal(back(x), p.eval()(x))
 
 
-def test_chapter_specific_zoo_models_are_accurate():
-    "The two recipes trained on first use by single chapters (not in the models chapter's table) still meet the bar."
-    from prunebook.data import load_mnist5k
-    from prunebook.models import evaluate, pretrained
-    _, test = load_mnist5k()
-    for name in ("lenet5-k3-mnist5k", "cnn-mnist5k"):
-        m = pretrained(name)
-        assert m.meta["test_acc"] >= 0.90, name
-        assert evaluate(m, test) == m.meta["test_acc"]
-
-
 def test_unified_prune_equals_each_method_function():
     "prunebook.prune calls the method function with exactly the options given: the same seed gives the same model."
     import prunebook

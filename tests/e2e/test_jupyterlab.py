@@ -3,7 +3,8 @@
 For every chapter: open it, restart the kernel and run all cells, wait until nothing is running, save, and fail if any
 cell produced an error output. The notebooks are served from a scratch copy of nbs/ (so autosave never touches the
 committed notebooks) in which cells flagged `slow` or `eval: false` are replaced by a comment: the fast book settings.
-Screenshots of every chapter go to _e2e/screenshots/. Run with `make test-e2e`.
+Screenshots of every chapter go to _e2e/screenshots/. Run with `make test-e2e`; with ATEN_CPU_CAPABILITY set, the
+kernels inherit it and each chapter first checks that they use those CPU kernels.
 """
 import json, os, re, secrets, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
@@ -17,6 +18,9 @@ import build_book  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("PRUNEBOOK_CHROMIUM", "/usr/bin/chromium")
 SHOTS = ROOT / "_e2e" / "screenshots"
+# `ATEN_CPU_CAPABILITY=default` (or avx2) makes every kernel use other CPU kernels than this machine's best: the
+# chapters then run as on another CPU (`.ci/run` does this, so CI checks that the book holds on another machine)
+CAPABILITY = os.environ.get("ATEN_CPU_CAPABILITY", "")
 CHAPTERS = [p.name for p in build_book.chapters(ROOT / "nbs")]
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
@@ -32,6 +36,9 @@ def fast_copy(src: Path, dst: Path):
     dst.mkdir(parents=True, exist_ok=True)
     for nb_path in build_book.chapters(src):
         nb = nbformat.read(nb_path, as_version=4)
+        if CAPABILITY:   # prove that the kernels really run on the simulated CPU's kernels
+            nb.cells.insert(0, nbformat.v4.new_code_cell(
+                f"import torch; assert torch.backends.cpu.get_cpu_capability() == {CAPABILITY.upper()!r}, torch.backends.cpu.get_cpu_capability()"))
         for c in nb.cells:
             if c.cell_type == "code" and not build_book.should_run(c.source, full=False):
                 c.source = "# (skipped in the fast end-to-end run: flagged slow or eval: false)"
