@@ -98,6 +98,27 @@ def _report_dict(report, acc_before=None, acc_after=None) -> dict:
     return d
 
 
+def _check_out(path, flag="--out"):
+    "Fail before any work if `path` cannot be written: empty, a directory, under a file, or in a folder we cannot write."
+    import os, tempfile
+    if path is None: return None
+    if not str(path).strip(): raise UsageError(f"{flag}: empty path; give a file name")
+    p = Path(path)
+    if p.is_dir(): raise UsageError(f"{flag}: {path!r} is a directory; give a file name inside it")
+    parent = p.parent
+    while not parent.exists(): parent = parent.parent      # the folders save creates
+    if not parent.is_dir(): raise UsageError(f"{flag}: {path!r} lies under {str(parent)!r}, which is a file")
+    try: tempfile.TemporaryFile(dir=parent).close()          # the real test: can a file be created there?
+    except OSError as e: raise UsageError(f"{flag}: cannot write in {str(parent)!r} ({e.strerror or type(e).__name__})") from None
+    return p
+
+
+def _check_counts(args):
+    for flag in ("samples", "epochs"):
+        v = getattr(args, flag, None)
+        if v is not None and v < 1: raise UsageError(f"--{flag}: expected a whole number >= 1, got {v}")
+
+
 def cmd_prune(args, out) -> int:
     from prunebook.api import prune, METHODS
     from prunebook.compare import matched_options, NotApplicable
@@ -105,6 +126,7 @@ def cmd_prune(args, out) -> int:
     from prunebook.data import unlabeled_subset
     from prunebook.models import evaluate
     if args.method not in METHODS: raise UsageError(f"--method: expected one of {', '.join(METHODS)}, got {args.method!r}")
+    _check_out(args.out); _check_counts(args)                # before any work: a bad path must not cost a whole prune
     m = METHODS[args.method]
     model = load_model(args.model)
     opts = _options(args.option)
@@ -129,7 +151,7 @@ def cmd_prune(args, out) -> int:
     finally:
         if isinstance(opts.get("on_step"), _paoding_bar): opts["on_step"].close()
     acc = (evaluate(model, sets[1]), evaluate(small, sets[1])) if sets is not None else (None, None)
-    if args.out:
+    if args.out is not None:
         meta = dict(getattr(model, "meta", {}) or {})
         meta.update(pruned_from=args.model, method=args.method, options={k: v for k, v in opts.items() if k not in ("on_step", "progress")},
                     test_acc=acc[1], data=data_name or meta.get("data"))
@@ -139,7 +161,7 @@ def cmd_prune(args, out) -> int:
     else:
         print(report, file=out)
         if acc[0] is not None: print(f"\ntest accuracy ({data_name}): {acc[0]:.4f} -> {acc[1]:.4f}", file=out)
-        if args.out: print(f"saved to {args.out}", file=out)
+        if args.out is not None: print(f"saved to {args.out}", file=out)
     return 0
 
 
@@ -168,6 +190,7 @@ def _split(s, conv=str, flag=""):
 
 def cmd_compare(args, out) -> int:
     from prunebook.compare import compare, save_results, summary_table
+    _check_out(args.out); _check_counts(args)
     models = []
     for spec in _split(args.models, flag="models"):
         m = load_model(spec)
