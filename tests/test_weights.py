@@ -77,7 +77,7 @@ def test_damaged_or_missing_weights_are_errors(tmp_path, monkeypatch):
 
 def test_wheel_contains_the_weights(tmp_path):
     src = tmp_path / "src"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".git", "_book", "_e2e", "build", "*.egg-info", "__pycache__"))
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv*", ".git", "_book", "_e2e", "build", "*.egg-info", "__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(src)],
                    check=True, capture_output=True)
     names = zipfile.ZipFile(next(tmp_path.glob("prunebook-*.whl"))).namelist()
