@@ -31,7 +31,7 @@ sync: setup
 	$(BIN)/python tools/check_sync.py
 
 test: sync
-	$(BIN)/python -m pytest tests --ignore=tests/e2e --durations=12
+	$(BIN)/python -m pytest tests --ignore=tests/e2e --ignore=tests/parity --durations=12
 
 # PyTorch picks its CPU kernels by instruction set, and other kernels round differently: run every chapter with
 # another set (default: plain C++ kernels) to check that the book's claims hold on any machine, not just this one
@@ -45,7 +45,7 @@ test-e2e: setup
 	$(BIN)/python -m pytest tests/e2e -v -s
 
 unit: setup
-	$(BIN)/python -m pytest tests --ignore=tests/test_notebooks.py --ignore=tests/e2e
+	$(BIN)/python -m pytest tests --ignore=tests/test_notebooks.py --ignore=tests/e2e --ignore=tests/parity
 
 book: setup
 	$(BIN)/python tools/build_book.py $(if $(FULL),--full)
@@ -59,3 +59,26 @@ outputs: setup
 
 clean:
 	rm -rf _book _docs _e2e .pytest_cache
+
+# make test-parity: prunebook's Paoding `reference` profile side by side with the authors' released toolkit
+# paoding-dl 1.0.0.post3 on real TensorFlow (tests/parity, tools/parity); summary in build/parity/report.md.
+# The toolkit gets its own environment. Its wheel metadata is malformed (`opencv-python (>=4.5numpy)`), which a
+# current pip refuses: pip 24.0 installs it with --no-deps, and its dependencies are listed here. Only what the Dense
+# pruning path imports: TensorFlow 2.15 (Keras 2), numpy < 2, pandas, and importlib_metadata (undeclared by the
+# toolkit); its opencv, scikit-learn, tabulate and pydot serve training, conv surgery and plots, never imported here.
+PARITY_VENV ?= .venv-parity
+PARITY_STAMP := $(PARITY_VENV)/.paoding-installed
+PARITY_DEPS ?= tensorflow-cpu==2.15.1 "numpy<2" pandas==2.2.3 importlib_metadata
+
+$(PARITY_STAMP):
+	test -x $(PARITY_VENV)/bin/python || $(PYTHON) -m venv $(PARITY_VENV)
+	$(PARITY_VENV)/bin/python -m pip install -q pip==24.0
+	$(PARITY_VENV)/bin/python -m pip install -q $(PARITY_DEPS)
+	$(PARITY_VENV)/bin/python -m pip install -q --no-deps paoding-dl==1.0.0.post3
+	cd /tmp && TF_CPP_MIN_LOG_LEVEL=3 $(abspath $(PARITY_VENV))/bin/python -c "import paoding, paoding.pruner, tensorflow as tf, keras, numpy, pandas; \
+	  print('paoding-dl', paoding.__version__, '| tensorflow', tf.__version__, '| keras', keras.__version__, '| numpy', numpy.__version__, '| pandas', pandas.__version__)"
+	@touch $@
+
+.PHONY: test-parity
+test-parity: setup $(PARITY_STAMP)
+	PARITY_PYTHON=$(abspath $(PARITY_VENV))/bin/python $(BIN)/python -m pytest tests/parity -v --durations=5
