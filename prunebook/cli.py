@@ -100,7 +100,7 @@ def _report_dict(report, acc_before=None, acc_after=None) -> dict:
 
 def _check_out(path, flag="--out"):
     "Fail before any work if `path` cannot be written: empty, a directory, under a file, or in a folder we cannot write."
-    import os, tempfile
+    import tempfile
     if path is None: return None
     if not str(path).strip(): raise UsageError(f"{flag}: empty path; give a file name")
     p = Path(path)

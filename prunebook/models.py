@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_models.ipynb #f3a31ed7
 from __future__ import annotations
-import hashlib, json, math, os, time
+import hashlib, json, math, time
 from pathlib import Path
 
 import torch
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from .core import register_arch, count_params, count_macs, prunable_layers, save_pruned, load_pruned
-from .data import cache_dir, load_digits, load_mnist5k
+from .data import load_digits, load_mnist5k
 
 # %% auto #0
 __all__ = ['RECIPES', 'mlp', 'lenet5', 'vgg_small', 'cnn_dense', 'ShortcutA', 'BasicBlock', 'ResNetCifar', 'resnet_cifar',
