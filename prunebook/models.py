@@ -216,11 +216,9 @@ def train_recipe(name: str, progress: bool = False) -> nn.Module:
     from prunebook import core
     r = RECIPES[name]
     train_ds, test_ds = _DATA[r["data"]](seed=0)
-    state = torch.random.get_rng_state()           # the caller's global RNG is left as it was
-    try:
+    with torch.random.fork_rng(devices=[]):        # the caller's global RNG is left as it was
         torch.manual_seed(0)
         model = core.ARCHITECTURES[r["arch"]](**r["kwargs"])
-    finally: torch.random.set_rng_state(state)
     model.arch = dict(name=r["arch"], args=[], kwargs=r["kwargs"])
     t0 = time.time()
     hist = train(model, train_ds, epochs=r["epochs"], lr=r["lr"], batch_size=r["batch_size"], optimizer=r["optimizer"],
