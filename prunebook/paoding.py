@@ -43,16 +43,18 @@ class Profile:
     prop_activation: str = "own"          # activation applied after each propagated layer: the "previous" layer's (toolkit) or its "own"
     relu_range: str = "sound"             # ReLU range of a neuron: (0, s_hi) ("upper", toolkit) or [max(0, s_lo), max(0, s_hi)]
     conv_ranges: str = "propagate"        # features after a conv trunk: "assume" they lie in the input interval (toolkit) or bound them
+    step_arithmetic: str = "exact"        # "float" (toolkit): steps added up and ceil(step*N) taken in plain floating point; "exact"
 
 
 _CHOICES = dict(orientation=("kept", "removed"), first_layer_ranges=("neurons", "propagate"), refresh_interval=("unit", "input"),
                 temperature=("nm", "removed"), bias_term=("raw", "safe"), empty_pool=("return", "skip"),
-                prop_activation=("previous", "own"), relu_range=("upper", "sound"), conv_ranges=("assume", "propagate"))
+                prop_activation=("previous", "own"), relu_range=("upper", "sound"), conv_ranges=("assume", "propagate"),
+                step_arithmetic=("float", "exact"))
 
 PROFILES = {
     "reference": Profile(orientation="kept", skip_first_pair=True, first_layer_ranges="neurons", refresh_interval="unit",
                          temperature="nm", bias_term="raw", rewalk_dedup=False, empty_pool="return", delta_bias=True,
-                         prop_activation="previous", relu_range="upper", conv_ranges="assume"),
+                         prop_activation="previous", relu_range="upper", conv_ranges="assume", step_arithmetic="float"),
     "book": Profile(),
 }
 
@@ -193,7 +195,7 @@ def impact_scores(pairs: list, l: int, view, R: list, prof: Profile, alpha: floa
         if m != last:
             act = view[m - 1][2] if prof.prop_activation == "previous" else view[m][2]
             J = J.relu() if act == "relu" else J.sigmoid()
-    L = (J.hi - J.lo).sum(-1)
+    L = (J.hi - J.lo).abs().sum(-1)   # the L1 norm of the widths (a box can be inverted only under the toolkit's ReLU ranges)
     ENT = interval_entropy(J.lo, J.hi, similarity)
     return alpha * torch.sigmoid(L) + beta * torch.sigmoid(ENT), dict(width=L, entropy=ENT)
 
@@ -282,7 +284,8 @@ def paoding_prune(model: nn.Module, target: float = 0.5, step: float = 1 / 64, m
     view, trunk = dense_view(work)
     hidden = view[:-1]
     N = [lin.out_features for _, lin, _ in hidden]
-    k = [max(1, math.ceil(step * n - 1e-9)) for n in N]
+    exact = prof.step_arithmetic == "exact"
+    k = [max(1, math.ceil(step * n - (1e-9 if exact else 0.0))) for n in N]
     uneven = [f"{name} ({n} neurons)" for (name, _, _), n in zip(hidden, N) if abs(step * n - round(step * n)) > 1e-9]
     if uneven:
         warnings.warn(f"step={step:g} does not remove a whole number of neurons per step from {', '.join(uneven)}: each step removes "
@@ -290,7 +293,7 @@ def paoding_prune(model: nn.Module, target: float = 0.5, step: float = 1 / 64, m
     taken = [torch.zeros(n, dtype=torch.bool) for n in N]        # the toolkit's neurons_manipulated
     removed = [set() for _ in N]
     S_cache, targets = [None] * len(N), [-1.0] * len(N)
-    steps, done, first_map = [], 0, True
+    steps, done, progress, first_map = [], 0, 0.0, True
     cap = min(target, 0.5) if mode == "baseline" else target
     while True:
         if prune_conv and conv_schedule == "stepwise":
@@ -301,6 +304,7 @@ def paoding_prune(model: nn.Module, target: float = 0.5, step: float = 1 / 64, m
             if mode == "baseline":
                 if S_cache[l] is None: S_cache[l] = sorted_pairs(pair_saliency(lin, nxt, prof))
                 confirmed = greedy_pairs(*S_cache[l][:2], taken[l], k[l], prof.skip_first_pair)
+                if not confirmed and prof.empty_pool == "return": aborted = True; break
                 if recursive:
                     for a, b in confirmed: taken[l][a] = False
                 scores, decisions = [None] * len(confirmed), []
@@ -330,11 +334,11 @@ def paoding_prune(model: nn.Module, target: float = 0.5, step: float = 1 / 64, m
             steps.append(dict(step=done + 1, nominal=(done + 1) * step, layers={}, dropped=log, stopped="empty pool (toolkit's early return)"))
             break
         if not any_pairs: break
-        done += 1
+        done += 1; progress += step
         steps.append(dict(step=done, nominal=done * step, layers=log))
         if not prof.persist_target: targets = [-1.0] * len(N)
         if on_step is not None: on_step(steps[-1], work)
-        if done * step >= cap - 1e-12: break
+        if (done * step >= cap - 1e-12) if exact else (progress >= cap): break
     kept = {name: [i for i in range(N[l]) if i not in removed[l]] for l, (name, _, _) in enumerate(hidden)}
     if physical:
         for name, keep in kept.items(): work = remove_units(work, name, keep, inplace=True)
