@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_submodular.ipynb #f8a6dd70
 from __future__ import annotations
-import copy, math, time
+import copy, math, time, warnings
 from typing import NamedTuple
 
 import torch
@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from .core import PruneReport, prunable_layers, remove_units, is_chain, chain_plan, count_params
 
 # %% auto #0
-__all__ = ['VARIANTS', 'SELECTIONS', 'objective', 'GreedyResult', 'gram_stats', 'greedy_gram', 'greedy_select', 'Pair',
-           'pruning_pairs', 'next_inputs', 'next_weight', 'uniform_fraction', 'refit', 'actgrad_scores',
-           'submodular_prune', 'finetune']
+__all__ = ['DEAD', 'VARIANTS', 'SELECTIONS', 'objective', 'GreedyResult', 'gram_stats', 'greedy_gram', 'dead_columns',
+           'restore_dead', 'greedy_select', 'Pair', 'pruning_pairs', 'next_inputs', 'next_weight', 'uniform_fraction',
+           'refit', 'actgrad_scores', 'submodular_prune', 'finetune']
 
 # %% ../nbs/20_submodular.ipynb #b43727a3
 def objective(B: torch.Tensor, A: torch.Tensor, W: torch.Tensor, S, group_size: int = 1) -> float:
@@ -25,8 +25,10 @@ def objective(B: torch.Tensor, A: torch.Tensor, W: torch.Tensor, S, group_size: 
     if len(S) == 0: return 0.0
     cols = torch.tensor([c * group_size + i for c in S for i in range(group_size)])
     BS = B.double()[:, cols]
+    t0 = (AW ** 2).sum()
+    if t0 == 0: return 0.0                      # a zero target: every set reproduces it, F is 0 everywhere (no gain)
     X = torch.linalg.lstsq(BS, AW, driver="gelsd").solution
-    return (1 - ((BS @ X - AW) ** 2).sum() / (AW ** 2).sum()).item()
+    return (1 - ((BS @ X - AW) ** 2).sum() / t0).item()
 
 # %% ../nbs/20_submodular.ipynb #8f0c8cdb
 class GreedyResult(NamedTuple):
@@ -59,6 +61,10 @@ def greedy_gram(G: torch.Tensor, H: torch.Tensor, t0, k: int, group_size: int = 
     n = N // g
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= n: raise ValueError(f"k: expected an integer in [0, {n}] (the number of channels), got {k!r}")
     t0 = float(t0)
+    if t0 == 0 and k > 0:
+        warnings.warn("the target A W^T is zero on these samples (the next layer's weights, or its inputs, are all zero): "
+                      "every choice of channels reproduces it exactly, F is 0 for every set, and the greedy keeps the "
+                      f"{k} lowest-index channels", RuntimeWarning, stacklevel=2)
     idx = torch.arange(N).view(n, g)
     C = G[idx[:, :, None], idx[:, None, :]].clone()              # residual Gram block of every channel (n, g, g)
     Q = H.view(n, g, d).clone()                                  # residual correlation with the target (n, g, d)
@@ -84,7 +90,7 @@ def greedy_gram(G: torch.Tensor, H: torch.Tensor, t0, k: int, group_size: int = 
             zb = z.T.reshape(n, g, -1)
             C -= torch.einsum("ngr,nhr->ngh", zb, zb)
             Q -= torch.einsum("ngr,rd->ngd", zb, y)
-            f += (y ** 2).sum().item() / t0
+            f += (y ** 2).sum().item() / t0 if t0 > 0 else 0.0
         order.append(c); fs.append(f)
     W_new = torch.zeros(N, d, dtype=H.dtype)
     if Z:
@@ -94,14 +100,37 @@ def greedy_gram(G: torch.Tensor, H: torch.Tensor, t0, k: int, group_size: int = 
     return order, fs, W_new
 
 
+DEAD = ("original", "min-norm")
+
+
+def dead_columns(G: torch.Tensor, kept, group_size: int = 1) -> torch.Tensor:
+    "Input columns of the kept channels that are zero on every sample (zero diagonal of G = B^T B)."
+    if not len(kept): return torch.empty(0, dtype=torch.long)
+    cols = torch.tensor([c * group_size + i for c in sorted(kept) for i in range(group_size)])
+    return cols[torch.diagonal(G)[cols] == 0]
+
+
+def restore_dead(W_new: torch.Tensor, G: torch.Tensor, W: torch.Tensor, kept, group_size: int = 1, dead: str = "original") -> torch.Tensor:
+    "Refitted W^T with the rows of kept columns that are zero on every sample (G_cc = 0) set by `dead`: W's own ('original') or zero ('min-norm')."
+    if dead not in DEAD: raise ValueError(f"dead: expected one of {DEAD}, got {dead!r}")
+    z = dead_columns(G, kept, group_size)
+    if dead == "min-norm" or not len(z): return W_new
+    W_new = W_new.clone(); W_new[z] = W.T[z].to(W_new.dtype)
+    return W_new
+
+
 def greedy_select(B: torch.Tensor, A: torch.Tensor, W: torch.Tensor, k: int, group_size: int = 1,
-                  dtype=torch.float64, tol: float = 1e-10) -> GreedyResult:
-    "Keep k channels of B's column blocks that best reproduce A W^T after refitting; W is the next layer's weight as (out, n*group_size)."
+                  dtype=torch.float64, tol: float = 1e-10, dead: str = "original") -> GreedyResult:
+    """Keep k channels of B's column blocks that best reproduce A W^T after refitting; W is the next layer's weight as (out, n*group_size).
+
+    Ties in the gain go to the lowest channel index. `dead`: what a kept column that is zero on every sample gets (the
+    fit cannot see it): its original weights ('original', the default) or zero ('min-norm', the least-squares minimum norm)."""
     for name, t in (("B", B), ("A", A), ("W", W)):
         if not isinstance(t, torch.Tensor) or t.dim() != 2: raise TypeError(f"{name}: expected a 2-D tensor")
+    if dead not in DEAD: raise ValueError(f"dead: expected one of {DEAD}, got {dead!r}")
     G, H, t0 = gram_stats(B, A, W, dtype)
     order, fs, W_new = greedy_gram(G, H, t0, k, group_size, tol)
-    return GreedyResult(order, fs, W_new.T.contiguous())
+    return GreedyResult(order, fs, restore_dead(W_new, G, W, order, group_size, dead).T.contiguous())
 
 # %% ../nbs/20_submodular.ipynb #8ca6c129
 class Pair(NamedTuple):
@@ -202,19 +231,19 @@ def actgrad_scores(model: nn.Module, X: torch.Tensor, y: torch.Tensor, pair: Pai
     return total / len(X)
 
 # %% ../nbs/20_submodular.ipynb #965b9cca
-def _select(selection, k, n, pair, B, A, W, rng, model, X, y, reweight):
-    "Kept channels (selection order), the F path (greedy only) and the refitted W^T (or None) for one layer."
+def _select(selection, k, n, pair, B, A, W, rng, model, X, y, reweight, dead="original"):
+    "Kept channels (selection order), the F path (greedy only), the refitted W^T (or None) and the kept columns dead on the sample."
     g = pair.group
     if selection == "greedy":
         G, H, t0 = gram_stats(B, A, W)
         order, fs, W_new = greedy_gram(G, H, t0, k, g)
-        return order, fs, (W_new if reweight else None)
+        return order, fs, (restore_dead(W_new, G, W, order, g, dead) if reweight else None), len(dead_columns(G, order, g))
     if selection == "random": order = torch.randperm(n, generator=rng)[:k].tolist()
     elif selection == "weightnorm": order = torch.argsort(W.abs().view(W.shape[0], n, g).sum((0, 2)), descending=True, stable=True)[:k].tolist()
     else: order = torch.argsort(actgrad_scores(model, X, y, pair), descending=True, stable=True)[:k].tolist()
-    if not reweight: return order, [], None
+    if not reweight: return order, [], None, None
     G, H, _ = gram_stats(B, B, W)
-    return order, [], refit(G, H, order, g)
+    return order, [], restore_dead(refit(G, H, order, g), G, W, order, g, dead), len(dead_columns(G, order, g))
 
 
 @torch.no_grad()
@@ -230,14 +259,16 @@ def _apply(model, pair, order, W_new, n, reweight_only=False, remove_only=False)
 
 
 def submodular_prune(model: nn.Module, data, compression: float = 4, variant: str = "asym", reweight: bool = True,
-                     per_layer: dict | None = None, seed: int = 0, selection: str = "greedy", collect_mode: str = "eval"):
+                     per_layer: dict | None = None, seed: int = 0, selection: str = "greedy", collect_mode: str = "eval",
+                     dead: str = "original"):
     """Structured pruning by weakly submodular greedy selection; returns `(smaller_model, PruneReport)`.
 
     Data: `data` is a tensor of a few hundred **unlabeled** inputs (or a `TensorDataset`; labels are used only by
     `selection='actgrad'`); the data-free baselines `selection='random'` or `'weightnorm'` with `reweight=False` accept
     `data=None`. `compression` is the whole network's parameter ratio (one uniform keep fraction), or give
     `per_layer={layer: keep fraction}`. `variant` in 'layer', 'seq', 'asym'; `selection` in 'greedy' (the method) and
-    the baselines 'random', 'weightnorm', 'actgrad'. The caller's model is never modified."""
+    the baselines 'random', 'weightnorm', 'actgrad'. `dead`: the refitted weights of a kept channel that is zero on
+    every sample, its original ones ('original') or zero ('min-norm'). The caller's model is never modified."""
     t_start = time.time()
     data_free = selection in ("random", "weightnorm") and not reweight
     if isinstance(data, torch.utils.data.TensorDataset): X, y = data.tensors[0], (data.tensors[1] if len(data.tensors) > 1 else None)
@@ -249,17 +280,20 @@ def submodular_prune(model: nn.Module, data, compression: float = 4, variant: st
     if variant not in VARIANTS: raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
     if selection not in SELECTIONS: raise ValueError(f"selection: expected one of {SELECTIONS}, got {selection!r}")
     if collect_mode not in ("eval", "train"): raise ValueError(f"collect_mode: expected 'eval' or 'train', got {collect_mode!r}")
+    if dead not in DEAD: raise ValueError(f"dead: expected one of {DEAD}, got {dead!r}")
     if selection == "actgrad" and y is None: raise ValueError("data: selection='actgrad' needs labels; pass TensorDataset(inputs, labels)")
     pairs = pruning_pairs(model)
     n_units = {p.layer: prunable_layers(model)[p.layer] for p in pairs}
     if per_layer is not None:
         bad = set(per_layer) - set(n_units)
         if bad: raise ValueError(f"per_layer: unknown layers {sorted(bad)}; prunable layers are {list(n_units)}")
-        if any(not 0 <= v <= 1 for v in per_layer.values()): raise ValueError("per_layer: keep fractions must be in [0, 1]")
+        if not isinstance(per_layer, dict): raise TypeError(f"per_layer: expected a dict {{layer: keep fraction}}, got {type(per_layer).__name__}")
+        bad_v = {l: v for l, v in per_layer.items() if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1}
+        if bad_v: raise ValueError(f"per_layer: keep fractions must be numbers in [0, 1], got {bad_v}")
         k, frac = {l: math.floor(per_layer.get(l, 1.0) * n) for l, n in n_units.items()}, None
     else:
-        if isinstance(compression, bool) or not isinstance(compression, (int, float)) or compression < 1:
-            raise ValueError(f"compression: expected a parameter compression ratio >= 1, got {compression!r}")
+        if isinstance(compression, bool) or not isinstance(compression, (int, float)) or not math.isfinite(compression) or compression < 1:
+            raise ValueError(f"compression: expected a finite parameter compression ratio >= 1, got {compression!r}")
         frac = uniform_fraction(model, compression, pairs)
         k = {l: math.floor(frac * n) for l, n in n_units.items()}
     rng = torch.Generator().manual_seed(seed)
@@ -271,10 +305,10 @@ def submodular_prune(model: nn.Module, data, compression: float = 4, variant: st
         B = None if X is None else next_inputs(src, X, p.next, collect_mode)
         A = next_inputs(orig, X, p.next, collect_mode) if (variant == "asym" and selection == "greedy") else B
         W = next_weight(orig if variant in ("asym", "layer") else work, p.next)
-        order, fs, W_new = _select(selection, k[p.layer], n_units[p.layer], p, B, A, W, rng, work, X, y, reweight)
+        order, fs, W_new, n_dead = _select(selection, k[p.layer], n_units[p.layer], p, B, A, W, rng, work, X, y, reweight, dead)
         plans.append((p, order, W_new))
         logs[p.layer] = dict(units=n_units[p.layer], k=k[p.layer], order=order, f=fs, F=fs[-1] if fs else None,
-                             silent=k[p.layer] == 0)
+                             silent=k[p.layer] == 0, dead_kept_columns=n_dead)
         if not one_pass: _apply(work, p, order, W_new, n_units[p.layer])
     if one_pass:
         for p, order, W_new in plans: _apply(work, p, order, W_new, n_units[p.layer], reweight_only=True)
@@ -285,7 +319,7 @@ def submodular_prune(model: nn.Module, data, compression: float = 4, variant: st
                                      seconds=time.time() - t_start,
                                      data="none" if X is None else f"{len(X)} {'labelled' if selection == 'actgrad' else 'unlabeled'} samples",
                                      logs=dict(variant=variant, selection=selection, reweight=reweight, compression=compression,
-                                               fraction=frac, k=k, layers=logs, collect_mode=collect_mode, seed=seed,
+                                               fraction=frac, k=k, layers=logs, collect_mode=collect_mode, seed=seed, dead=dead,
                                                achieved_compression=count_params(model) / count_params(work)))
     return work, report
 
