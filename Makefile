@@ -1,9 +1,11 @@
 # prunebook: every target works on a fresh machine with nothing but Python 3 installed.
 #   make test            set up .venv, check notebooks and modules are in sync, run the test suite
-#   make book [FULL=1]   execute every chapter in a fresh kernel and write HTML to _book/
+#   make book [FULL=1]   execute every chapter in a fresh kernel and write HTML to _book/ (offline: MathJax copied in)
+#   make book EXECUTE=0  render the committed outputs to _book/ without running anything (seconds)
 #   make lab             open JupyterLab on nbs/
 #   make test-e2e        run every chapter in a real JupyterLab in headless Chromium
 #   make test-portable   run the chapters as on another CPU (ATEN_CPU_CAPABILITY=default; CAPABILITY=avx2 for another)
+#   make test-parity     the Paoding `reference` profile side by side with the authors' toolkit (own venv, TensorFlow)
 #   make outputs         re-execute the chapters in place (commit their outputs), then nbdev_clean
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -48,7 +50,7 @@ unit: setup
 	$(BIN)/python -m pytest tests --ignore=tests/test_notebooks.py --ignore=tests/e2e --ignore=tests/parity
 
 book: setup
-	$(BIN)/python tools/build_book.py $(if $(FULL),--full)
+	$(BIN)/python tools/build_book.py $(if $(filter 0,$(EXECUTE)),--no-execute,$(if $(FULL),--full))
 
 lab: setup
 	$(BIN)/jupyter lab nbs
