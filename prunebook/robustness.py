@@ -188,10 +188,10 @@ class Interval:
         if isinstance(o, Interval): return Interval(self.lo - o.hi, self.hi - o.lo, False)
         return Interval(self.lo - o, self.hi - o, False)
     def scale(self, k):
-        "Multiply by a signed scalar or an elementwise tensor `k`."
+        "Multiply by a signed scalar or an elementwise tensor `k`: `[k lo, k hi]` where k >= 0, `[k hi, k lo]` where k < 0."
         k = torch.as_tensor(k, dtype=self.lo.dtype)
-        a, b = self.lo * k, self.hi * k
-        return Interval(torch.minimum(a, b), torch.maximum(a, b), False)
+        pos = k >= 0
+        return Interval(torch.where(pos, self.lo * k, self.hi * k), torch.where(pos, self.hi * k, self.lo * k), False)
     __mul__ = __rmul__ = scale
     def affine(self, W, b=None):
         "Image of the box under x -> W x + b (last dimension), by the positive/negative split of `W`."
@@ -298,15 +298,80 @@ def plot_curves(rows, x: str, y: str, by: str = "method", ax=None, title: str | 
     return ax
 
 # %% ../nbs/03_robustness.ipynb #49e80e1e
+_STATIC = "prunebook-static"   # marks a widget's static rendering; tools/build_book.py and tests/test_book_html.py look for it
+
+class _Recorder:
+    "Within `with`, record in order what is printed (stdout) and displayed, showing nothing; `replay()` then shows it."
+    def __enter__(self):
+        import sys
+        from IPython import get_ipython
+        from IPython.core.displaypub import CapturingDisplayPublisher
+        self.items, rec = [], self
+        class Pub(CapturingDisplayPublisher):
+            def publish(self, data, metadata=None, source=None, *, transient=None, update=False):
+                rec.items.append(("display", data, metadata or {}))
+            def clear_output(self, wait=False): rec.items.clear()
+        self.shell, self.stdout, sys.stdout = get_ipython(), sys.stdout, self
+        if self.shell is not None: self.pub, self.shell.display_pub = self.shell.display_pub, Pub(shell=self.shell)
+        return self
+    def write(self, s):
+        if s: self.items.append(("stream", s, None))
+        return len(s)
+    def flush(self): pass
+    def __exit__(self, *exc):
+        import sys
+        sys.stdout = self.stdout
+        if self.shell is not None: self.shell.display_pub = self.pub
+    def replay(self):
+        import sys
+        from IPython.display import publish_display_data
+        for kind, data, md in self.items:
+            if kind == "stream": sys.stdout.write(data)
+            elif self.shell is not None: publish_display_data(data, md)
+    def html(self):
+        "What was recorded, as static HTML: each display as HTML, SVG, PNG or JPEG if it has one, else as its text."
+        import base64, html
+        out = []
+        for kind, data, _ in self.items:
+            if kind == "stream": out.append(f"<pre>{html.escape(data)}</pre>"); continue
+            mime = next((m for m in ("text/html", "image/svg+xml", "image/png", "image/jpeg", "text/markdown", "text/plain") if m in data), None)
+            if mime in ("text/html", "image/svg+xml"): out.append(str(data[mime]))
+            elif mime in ("image/png", "image/jpeg"):
+                b64 = data[mime] if isinstance(data[mime], str) else base64.b64encode(data[mime]).decode()
+                out.append(f'<img src="data:{mime};base64,{b64.strip()}">')
+            elif mime: out.append(f"<pre>{html.escape(str(data[mime]))}</pre>")
+        return "".join(out)
+
 def slider(fn, values, name: str = "ratio", value=None, description: str | None = None):
-    "Show `fn(**{name: v})` under a selection slider over `values`; returns the `ipywidgets.interactive` widget."
+    """Show `fn(**{name: v})` under a selection slider over `values`; returns the `ipywidgets.interactive` widget.
+    The displayed widget also carries a static HTML rendering of `fn` at the initial value (`w.static_html`), which
+    a page without a live kernel (the HTML book, a notebook viewer) shows instead of the slider."""
+    import functools, html
     import ipywidgets as widgets
+    from ipywidgets.widgets.interaction import show_inline_matplotlib_plots
     from IPython.display import display
     values = list(values)
     if not values: raise ValueError("values: need at least one value for the slider")
     if value is not None and value not in values: raise ValueError(f"value: {value!r} is not one of the slider's values")
-    sl = widgets.SelectionSlider(options=values, value=values[0] if value is None else value,
-                                 description=description or name, continuous_update=False)
-    w = widgets.interactive(fn, **{name: sl})
-    display(w)
+    start = values[0] if value is None else value
+    first = {}
+    @functools.wraps(fn)
+    def run(**kw):
+        if first: return fn(**kw)     # a move of the slider: only the widget shows the new output
+        rec = _Recorder()             # the first call, at `start`, made by the widget itself: keep what it shows
+        try:
+            with rec:
+                result = fn(**kw)
+                show_inline_matplotlib_plots()
+        finally:
+            first["html"] = rec.html()
+            rec.replay()              # into the widget's output area, as without the recording
+        return result
+    sl = widgets.SelectionSlider(options=values, value=start, description=description or name, continuous_update=False)
+    w = widgets.interactive(run, **{name: sl})
+    caption = f"static rendering at {name}={start} (run the notebook to move the slider over {', '.join(map(str, values))})"
+    w.static_html = (f'<div class="{_STATIC}" style="border-left:3px solid #c8d3e0;padding-left:.7rem">'
+                     f'<p class="{_STATIC}-caption" style="font-style:italic;color:#5a6672;font-size:.85em">'
+                     f'{html.escape(caption)}</p>{first.get("html", "")}</div>')
+    display({**w._repr_mimebundle_(), "text/html": w.static_html}, raw=True)   # JupyterLab shows the widget, static pages the HTML
     return w
