@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #efbfc758
 from __future__ import annotations
-import copy, math, statistics, time
+import copy, math, os, statistics, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,11 +12,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .distributed import synchronize
+
 # %% auto #0
-__all__ = ['PRUNABLE', 'ARCHITECTURES', 'units', 'prunable_layers', 'is_chain', 'Coupling', 'chain_plan', 'graph_plan', 'expand',
-           'remove_units', 'mask_units', 'zero_outgoing', 'count_params', 'layer_macs', 'count_macs', 'Table',
-           'measure_latency', 'speedup_table', 'PruneReport', 'register_arch', 'resize_like', 'save_pruned',
-           'load_pruned', 'unit_norms', 'sensitivity_scan']
+__all__ = ['PRUNABLE', 'MAX_LATENCY_ELEMENTS', 'ARCHITECTURES', 'units', 'prunable_layers', 'is_chain', 'Coupling', 'chain_plan',
+           'graph_plan', 'expand', 'remove_units', 'mask_units', 'zero_outgoing', 'count_params', 'layer_macs',
+           'count_macs', 'Table', 'measure_latency', 'speedup_table', 'PruneReport', 'register_arch', 'resize_like',
+           'save_pruned', 'load_pruned', 'unit_norms', 'sensitivity_scan']
 
 # %% ../nbs/00_core.ipynb #d6d159ea
 PRUNABLE = (nn.Linear, nn.Conv2d)
@@ -279,25 +281,47 @@ class Table:
         body = "".join("<tr>" + "".join(f"<td>{self._fmt(r.get(c))}</td>" for c in self.columns) + "</tr>" for r in self.rows)
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
+# %% ../nbs/00_core.ipynb #47b2922a
+MAX_LATENCY_ELEMENTS = 2 ** 27     # the largest latency input: 128 M numbers (512 MB in float32)
+
+def _check_batches(batch_sizes, shape):
+    "Latency batch sizes as a tuple of positive integers whose inputs fit in `MAX_LATENCY_ELEMENTS`, or a ValueError."
+    if isinstance(batch_sizes, (int, str)) or not hasattr(batch_sizes, "__iter__"):
+        raise TypeError(f"latency: expected a tuple of batch sizes such as (1, 32, 256), got {batch_sizes!r}")
+    bs = tuple(batch_sizes)
+    if not bs or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in bs):
+        raise ValueError(f"latency: batch sizes must be integers >= 1, got {batch_sizes!r}")
+    per = math.prod(shape)
+    big = [b for b in bs if b * per > MAX_LATENCY_ELEMENTS]
+    if big: raise ValueError(f"latency: batch size {big[0]} x input {tuple(shape)} is {big[0] * per:,} numbers, over the "
+                             f"{MAX_LATENCY_ELEMENTS:,} a latency measurement allocates; use batches <= {MAX_LATENCY_ELEMENTS // per:,}")
+    return bs
+
 # %% ../nbs/00_core.ipynb #34c69e2b
 @torch.no_grad()
 def measure_latency(model: nn.Module, input_shape=None, batch_sizes=(1, 32, 256), repeats: int = 20, warmup: int = 3,
                     threads: int | None = 1) -> dict:
-    "Median CPU wall time (ms) of one forward pass, per batch size; `threads=None` keeps torch's current setting."
-    if repeats < 1 or warmup < 0: raise ValueError("repeats must be >= 1 and warmup >= 0")
+    """Median wall time (ms) of one forward pass on the model's device, per batch size; `threads` (CPU threads during
+    the measurement, `None` keeps torch's current setting). On CUDA and MPS the clock is read only after the queued
+    kernels have run (`synchronize`). The inputs are drawn from a private generator: the caller's RNG is untouched."""
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1: raise ValueError(f"repeats: expected an integer >= 1, got {repeats!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0: raise ValueError(f"warmup: expected an integer >= 0, got {warmup!r}")
     shape = _input_shape(model, input_shape)
+    batch_sizes = _check_batches(batch_sizes, shape)
+    p = next(model.parameters())
     prev = torch.get_num_threads()
     if threads is not None: torch.set_num_threads(threads)
     was = model.training; model.eval()
     try:
-        res = {}
-        p = next(model.parameters())
+        res, g = {}, torch.Generator().manual_seed(0)
         for bs in batch_sizes:
-            x = torch.rand(bs, *shape, dtype=p.dtype)
+            x = torch.rand(bs, *shape, generator=g).to(device=p.device, dtype=p.dtype)
             for _ in range(warmup): model(x)
             ts = []
             for _ in range(repeats):
-                t0 = time.perf_counter(); model(x); ts.append((time.perf_counter() - t0) * 1e3)
+                synchronize(p.device); t0 = time.perf_counter()
+                model(x); synchronize(p.device)
+                ts.append((time.perf_counter() - t0) * 1e3)
             res[bs] = statistics.median(ts)
         return res
     finally:
@@ -329,6 +353,7 @@ class PruneReport:
     data: str = "none"
     logs: dict = field(default_factory=dict)
     latency: Table | None = None      # a `speedup_table` of the original vs the pruned model, when measured
+    device: str = "cpu"               # where the latency was measured
 
     @classmethod
     def from_models(cls, method, original, pruned, input_shape=None, kept=None, **kw):
@@ -353,7 +378,7 @@ class PruneReport:
         if self.macs_before is not None:
             rows.append(dict(quantity="MACs", before=self.macs_before, after=self.macs_after, ratio=self.mac_ratio))
         for r in (self.latency or []):    # ratio = measured speed-up
-            rows.append(dict(quantity=f"CPU latency ms, batch {r['batch']}", before=r["original_ms"], after=r["pruned_ms"], ratio=r["speedup"]))
+            rows.append(dict(quantity=f"{'CPU' if self.device == 'cpu' else self.device} latency ms, batch {r['batch']}", before=r["original_ms"], after=r["pruned_ms"], ratio=r["speedup"]))
         return Table(rows)
 
     def __str__(self):
@@ -400,7 +425,7 @@ def resize_like(model: nn.Module, shapes: dict) -> nn.Module:
         if s[0] == "norm":
             m.num_features = s[1]
             if m.weight is not None: m.weight = nn.Parameter(m.weight.new_empty(s[1])); m.bias = nn.Parameter(m.bias.new_empty(s[1]))
-            m.running_mean = m.running_mean.new_zeros(s[1]); m.running_var = m.running_var.new_ones(s[1])
+            if m.running_mean is not None: m.running_mean = m.running_mean.new_zeros(s[1]); m.running_var = m.running_var.new_ones(s[1])
             continue
         i, o = s[1], s[2]
         if isinstance(m, nn.Linear):
@@ -412,39 +437,197 @@ def resize_like(model: nn.Module, shapes: dict) -> nn.Module:
     return model
 
 
+# %% ../nbs/00_core.ipynb #3b18a9b7
+_LEAVES = (type(None), bool, int, float, complex, str, bytes, bytearray, torch.dtype, torch.device)
+_META_DOC = ("None, bool, int, float, complex, str, bytes, torch tensors, dtypes and devices, numpy scalars and arrays, "
+             "and lists, tuples, sets and dicts of these")
+
+
+def _storable(v, arg, key, where="", seen=()):
+    "`v` as values `torch.load(weights_only=True)` reads back: numpy becomes plain Python; anything else is a TypeError naming `arg` and `key`."
+    np = sys.modules.get("numpy")          # numpy values can only exist if numpy is imported
+    if np is not None and isinstance(v, np.ndarray):
+        if v.dtype.hasobject: v = v.tolist()
+        else: return v.tolist()
+    if np is not None and isinstance(v, np.generic): v = v.item()
+    if type(v) in _LEAVES or isinstance(v, (torch.Tensor, torch.Size)): return v
+    if isinstance(v, (list, tuple, set, dict)):
+        if id(v) in seen: raise TypeError(f"{arg}: {key!r}{where} contains itself, which cannot be stored (allowed: trees of {_META_DOC})")
+        seen = seen + (id(v),)
+        if isinstance(v, dict):
+            return {_storable(k, arg, key, f"{where}, a key", seen): _storable(x, arg, key, f"{where}[{k!r}]", seen) for k, x in v.items()}
+        items = [_storable(x, arg, key, f"{where}[{i}]", seen) for i, x in enumerate(v)]
+        return list(items) if isinstance(v, list) else tuple(items) if isinstance(v, tuple) else set(items)
+    raise TypeError(f"{arg}: {key!r}{where} is a {type(v).__module__}.{type(v).__qualname__}, which cannot be stored "
+                    f"(allowed: {_META_DOC})")
+
+
+def _check_path(path, saving: bool) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a file path (str or os.PathLike), got {type(path).__name__}")
+    s = os.fspath(path)
+    if not isinstance(s, str): raise TypeError(f"path: expected a str file path, got {type(s).__name__}")
+    if not s.strip(): raise ValueError("path: is empty; give a file name such as 'model.pt'")
+    p = Path(s)
+    if p.is_dir():
+        raise IsADirectoryError(f"path: {s!r} is a directory; " + (f"give a file name such as {str(p / 'model.pt')!r}" if saving else "expected a file saved by save_pruned"))
+    if saving and s.endswith((os.sep, "/")): raise IsADirectoryError(f"path: {s!r} ends with a separator; give a file name such as 'model.pt'")
+    for a in p.parents:                     # the nearest existing ancestor must be a folder
+        if a.exists():
+            if not a.is_dir(): raise NotADirectoryError(f"path: {str(a)!r}, a parent of {s!r}, is a file, not a folder")
+            break
+    return p
+
+
 def save_pruned(model: nn.Module, path, **meta) -> Path:
-    "Save a (pruned) model as architecture + layer shapes + weights, loadable with `load_pruned` and no pickled code."
-    path = Path(path)
-    arch = getattr(model, "arch", None)
-    state = dict(format="prunebook-1", arch=arch, shapes=_shapes(model),
-                 input_shape=list(getattr(model, "input_shape", []) or []),
+    """Save a (pruned) model as architecture + layer shapes + weights, loadable with `load_pruned` and no pickled code.
+
+    `meta` may hold None, bool, int, float, complex, str, bytes, torch tensors, dtypes and devices, numpy scalars and
+    arrays (stored as plain Python numbers and lists), and lists, tuples, sets and dicts of these; anything else (a
+    function, an open file, a module...) is a TypeError before anything is written. The file is written to a temporary
+    file next to `path` and moved onto it only when complete: a failed save leaves an existing file at `path` untouched."""
+    if not isinstance(model, nn.Module): raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    path = _check_path(path, saving=True)
+    meta = {k: _storable(v, "meta", k) for k, v in meta.items()}
+    arch = _storable(getattr(model, "arch", None), "model", "arch")
+    shape = getattr(model, "input_shape", None)
+    try: shape = [int(d) for d in shape] if shape else []
+    except (TypeError, ValueError): raise TypeError(f"model: input_shape must be a sequence of ints, got {shape!r}") from None
+    state = dict(format="prunebook-1", arch=arch, shapes=_shapes(model), input_shape=shape,
                  state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()}, meta=meta)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, path)
+    target = path.resolve() if path.is_symlink() else path        # write through a link, as torch.save would
+    if target.exists() and not os.access(target, os.W_OK): raise PermissionError(f"path: {str(path)!r} is read-only")
+    tmp = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)   # the umask applies, as for open()
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush(); os.fsync(f.fileno())
+        if target.exists(): os.chmod(tmp, target.stat().st_mode & 0o7777)
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as e:
+        raise type(e)(f"path: cannot write {str(path)!r}: {e.strerror or e}") from None
+    except RuntimeError as e:               # torch's writer reports a failed write (a full disk) as a RuntimeError
+        raise OSError(f"path: cannot write {str(path)!r}: {(str(e).splitlines() or [''])[0]}") from None
+    finally:
+        if tmp is not None:
+            try: os.unlink(tmp)
+            except OSError: pass
     return path
 
 
+# %% ../nbs/00_core.ipynb #f094ea33
+_SHAPE_KINDS = {"linear": (nn.Linear, 3), "conv2d": (nn.Conv2d, 3), "norm": (_NORMS, 2)}
+
+
+def _expected(model, shapes):
+    "The state_dict shapes `model` will have once `resize_like(model, shapes)` ran, computed without touching it."
+    out = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    mods = dict(model.named_modules())
+    for n, s in shapes.items():
+        m, pre = mods[n], f"{n}." if n else ""
+        if s[0] == "norm":
+            for b in ("weight", "bias", "running_mean", "running_var"):
+                if pre + b in out: out[pre + b] = (s[1],)
+            continue
+        i, o = s[1], s[2]
+        out[pre + "weight"] = (o, i) if s[0] == "linear" else (o, i // m.groups, *m.kernel_size)
+        if pre + "bias" in out: out[pre + "bias"] = (o,)
+    return out
+
+
+def _fmt(t): return "(" + ", ".join(map(str, t)) + ")"
+
+
+def _check_state(state, p):
+    "Raise a one-line ValueError naming `path` if `state` is not a complete, self-consistent prunebook file."
+    bad = lambda why: ValueError(f"path: {p!r} is damaged or was not written by save_pruned: {why}")
+    missing = [k for k in ("arch", "shapes", "state_dict") if k not in state]
+    if missing: raise bad(f"it has no {', '.join(map(repr, missing))}")
+    arch, shapes, sd = state["arch"], state["shapes"], state["state_dict"]
+    if arch is not None and not (isinstance(arch, dict) and isinstance(arch.get("name"), str)
+                                 and isinstance(arch.get("args", []), (list, tuple)) and isinstance(arch.get("kwargs", {}), dict)):
+        raise bad(f"'arch' must be None or a dict with a name, args and kwargs, got {type(arch).__name__}")
+    if not isinstance(shapes, dict): raise bad(f"'shapes' must be a dict, got {type(shapes).__name__}")
+    for n, s in shapes.items():
+        kind = s[0] if isinstance(s, (list, tuple)) and s else None
+        if (not isinstance(n, str) or kind not in _SHAPE_KINDS or len(s) != _SHAPE_KINDS[kind][1]
+                or not all(type(d) is int and d > 0 for d in s[1:])):
+            raise bad(f"'shapes' entry {n!r} is {s!r}; expected ['linear'|'conv2d', in, out] or ['norm', features]")
+    if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):
+        raise bad("'state_dict' must be a dict of parameter names to tensors")
+    for n, s in shapes.items():             # the weights must have the shapes the file records
+        pre = f"{n}." if n else ""
+        want = {"weight": (s[1],), "bias": (s[1],), "running_mean": (s[1],), "running_var": (s[1],)} if s[0] == "norm" else \
+               {"weight": (s[2], s[1]), "bias": (s[2],)}
+        for b, w in want.items():
+            if pre + b not in sd: continue
+            got = tuple(sd[pre + b].shape)
+            if s[0] == "conv2d" and b == "weight": ok = len(got) == 4 and got[0] == w[0] and got[1] > 0 and s[1] % got[1] == 0
+            else: ok = got == w
+            if not ok: raise bad(f"parameter {pre + b!r} is {_fmt(got)} but its layer is recorded as {s!r}")
+    if not isinstance(state.get("meta", {}), dict): raise bad(f"'meta' must be a dict, got {type(state['meta']).__name__}")
+    if not isinstance(state.get("input_shape", []), (list, tuple)): raise bad("'input_shape' must be a list")
+
+
+def _check_fits(model, state, p, arg):
+    "Raise a one-line ValueError naming `arg` if the weights in `state` cannot be loaded into `model` resized to its shapes."
+    mods = dict(model.named_modules())
+    for n, s in state["shapes"].items():
+        m = mods.get(n)
+        if m is None: raise ValueError(f"{arg}: {p!r} has a layer {n!r} that the model has not; is it the architecture that was saved?")
+        cls = _SHAPE_KINDS[s[0]][0]
+        if not isinstance(m, cls) or (s[0] == "conv2d" and (s[1] % m.groups or s[2] % m.groups)):
+            raise ValueError(f"{arg}: layer {n!r} is {s!r} in {p!r} but a {type(m).__name__} in the model; is it the architecture that was saved?")
+    want, sd = _expected(model, state["shapes"]), state["state_dict"]
+    for k, v in sd.items():
+        if k not in want: raise ValueError(f"{arg}: {p!r} has weights {k!r} that the model has not; is it the architecture that was saved?")
+        if tuple(v.shape) != want[k]:
+            raise ValueError(f"{arg}: {k!r} is {_fmt(v.shape)} in {p!r} but {_fmt(want[k])} in the model; is it the architecture that was saved?")
+        if v.layout != torch.strided or v.is_meta: raise ValueError(f"path: {p!r} stores {k!r} as a {v.layout} tensor; expected a dense tensor")
+    lack = [k for k in want if k not in sd]
+    if lack: raise ValueError(f"{arg}: the model has {lack[0]!r}" + (f" and {len(lack) - 1} more" if len(lack) > 1 else "")
+                              + f" that {p!r} has no weights for; is it the architecture that was saved?")
+
+
 def load_pruned(path, model: nn.Module | None = None) -> nn.Module:
-    "Load a model saved by `save_pruned`; pass `model` (an instance of the original architecture) if it was not built by a registered builder."
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"path: no such file {str(path)!r}")
+    """Load a model saved by `save_pruned`; pass `model` (an instance of the original architecture) if it was not built by a registered builder.
+
+    `model` is resized and filled in place, and returned; every check runs before it is touched, so a file that does not
+    fit leaves it unchanged."""
+    path = _check_path(path, saving=False)
+    if model is not None and not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module of the saved architecture or None, got {type(model).__name__}")
+    p = str(path)
+    if not path.exists(): raise FileNotFoundError(f"path: no such file {p!r}")
     try: state = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as e: raise type(e)(f"path: cannot read {p!r}: {e.strerror or e}") from None
     except Exception as e:   # torch's message spans many lines: name the failure, keep the error one line
-        raise ValueError(f"path: {str(path)!r} is not a model saved by prunebook (torch.load failed: {type(e).__name__})") from None
+        raise ValueError(f"path: {p!r} is not a model saved by prunebook (torch.load failed: {type(e).__name__})") from None
     if not isinstance(state, dict) or state.get("format") != "prunebook-1":
-        raise ValueError(f"path: {str(path)!r} is not a model saved by prunebook.save_pruned")
+        raise ValueError(f"path: {p!r} is not a model saved by prunebook.save_pruned")
+    _check_state(state, p)
+    arg = "model"
     if model is None:
-        arch = state["arch"]
+        arch, arg = state["arch"], "path"
         if not arch or arch["name"] not in ARCHITECTURES:
-            raise ValueError(f"model: {str(path)!r} was not built by a registered builder "
+            raise ValueError(f"model: {p!r} was not built by a registered builder "
                              f"(known: {sorted(ARCHITECTURES)}); pass an instance of its architecture as `model`")
-        model = ARCHITECTURES[arch["name"]](*arch["args"], **arch["kwargs"])
+        try: model = ARCHITECTURES[arch["name"]](*arch.get("args", []), **arch.get("kwargs", {}))
+        except Exception as e:
+            msg = (str(e).splitlines() or [""])[0]
+            raise ValueError(f"path: {p!r} records arguments that the builder {arch['name']!r} rejects ({type(e).__name__}: {msg})") from None
         model.arch = arch
+    _check_fits(model, state, p, arg)
     resize_like(model, state["shapes"])
     model.load_state_dict(state["state_dict"])
     if state.get("input_shape"): model.input_shape = tuple(state["input_shape"])
     model.meta = state.get("meta", {})
     return model.eval()
+
 
 # %% ../nbs/00_core.ipynb #57afe077
 def unit_norms(module: nn.Module) -> torch.Tensor:
