@@ -16,9 +16,10 @@ from .core import Table, speedup_table
 from .paoding import paoding_prune, Profile
 from .submodular import submodular_prune
 from .psap import psap_prune, Recipe
+from .distributed import device_of
 
 # %% auto #0
-__all__ = ['DATA_KINDS', 'METHODS', 'Method', 'method_table', 'prune']
+__all__ = ['DATA_KINDS', 'METHODS', 'Method', 'method_table', 'check_inputs', 'prune']
 
 # %% ../nbs/35_prune.ipynb #8c677a37
 DATA_KINDS = {"none": "no data",
@@ -88,6 +89,132 @@ def _check_data(m: Method, data):
         raise TypeError(f"data: {need}; got {type(data).__name__}" +
                         (" with no labels" if isinstance(data, (torch.Tensor, TensorDataset)) else ""))
 
+# %% ../nbs/35_prune.ipynb #174306b2
+import math, numbers
+from .core import prunable_layers
+from .paoding import dense_view
+from .submodular import pruning_pairs
+from .psap import prunable_convs, structure
+
+
+def _line(e) -> str:
+    "The first line of an exception's message (the type's name when it has none)."
+    s = str(e).strip()
+    return s.splitlines()[0] if s else type(e).__name__
+
+
+def _model_dtype(model: nn.Module) -> torch.dtype:
+    "The dtype of the model's first floating-point parameter (or buffer); torch's default for a model with neither."
+    for t in list(model.parameters()) + list(model.buffers()):
+        if t.is_floating_point(): return t.dtype
+    return torch.get_default_dtype()
+
+
+def _check_model(m: Method, model: nn.Module):
+    "The method's own test of what it can prune, run on the caller's model; anything it cannot prune is a ValueError naming `model`."
+    try:
+        if m.fn is paoding_prune: dense_view(model)
+        elif m.fn is submodular_prune:
+            if not pruning_pairs(model):
+                layers = list(prunable_layers(model))
+                raise ValueError(f"model: {m.name!r} has nothing to prune: it removes units of a Linear or Conv2d layer that feeds "
+                                 f"another one, and this model has {f'only the output layer {layers}' if layers else 'no such layer'}")
+        else: prunable_convs(model); structure(model)
+    except (ValueError, NotImplementedError) as e:
+        msg = _line(e)
+        raise ValueError(msg if msg.startswith("model:") else f"model: {m.name!r} cannot prune this architecture ({msg})") from None
+
+
+@torch.no_grad()
+def _dry_run(model: nn.Module, x: torch.Tensor, arg: str, what: str):
+    "One forward pass of the one-sample batch `x` in eval mode; every module's mode and the global RNG are restored."
+    modes, dev = [(mod, mod.training) for mod in model.modules()], device_of(model)
+    model.eval()
+    try:
+        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []): return model(x.to(dev))
+    except Exception as e:
+        raise ValueError(f"{arg}: {what} of shape {tuple(x.shape[1:])} does not fit the model ({type(e).__name__}: {_line(e)})") from None
+    finally:
+        for mod, was in modes: mod.train(was)
+
+
+def _check_inputs_tensor(X, model: nn.Module, dtype: torch.dtype):
+    "Float, finite, non-empty inputs that fit the model, in the model's dtype; returns them and the model's output on one sample."
+    if not isinstance(X, torch.Tensor): raise TypeError(f"data: the inputs must be a tensor, got {type(X).__name__}")
+    if not X.is_floating_point():
+        raise TypeError(f"data: the inputs must be floating point like the model ({dtype}), got {X.dtype}; "
+                        f"scale integer images to floats first, e.g. x.float() / 255")
+    if X.dim() == 0 or len(X) == 0:
+        raise ValueError(f"data: no samples (got a tensor of shape {tuple(X.shape)}); pass at least one input, a batch of shape (N, ...)")
+    if X.dtype != dtype: X = X.to(dtype)
+    bad = (~torch.isfinite(X)).sum().item()
+    if bad: raise ValueError(f"data: the inputs contain {bad} NaN or infinite value(s) (in {dtype}); every input must be finite")
+    return X, _dry_run(model, X[:1], "data", "one sample")
+
+
+def _check_labels(y, n: int, out) -> torch.Tensor:
+    "One integer class index per input, in [0, C) where C is the model's number of outputs; returned as torch.long."
+    if not isinstance(y, torch.Tensor): raise TypeError(f"labels: expected a tensor of class indices, got {type(y).__name__}")
+    if y.dtype == torch.bool or y.is_floating_point() or y.is_complex():
+        raise TypeError(f"labels: expected integer class indices (torch.long), got {y.dtype}; e.g. labels.long() for whole-number labels")
+    if y.dim() == 2 and y.shape[1] == 1:
+        raise ValueError(f"labels: expected shape (N,), one class index per input, got {tuple(y.shape)}; use labels.view(-1)")
+    if y.dim() != 1:
+        raise ValueError(f"labels: expected shape (N,), one class index per input, got {tuple(y.shape)} (one-hot labels: labels.argmax(1))")
+    if len(y) != n: raise ValueError(f"labels: {len(y)} labels for {n} inputs; expected one label per input")
+    C = out.shape[-1] if isinstance(out, torch.Tensor) and out.dim() == 2 else None
+    if C is not None and len(y):
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= C:
+            raise ValueError(f"labels: class indices must be in [0, {C}) for a model with {C} outputs, got values in [{lo}, {hi}]")
+    return y.long()
+
+
+def _check_input_shape(model: nn.Module, shape, dtype, source: str = "input_shape"):
+    "A tuple of positive ints, one sample's shape, that runs through the model; returned as a tuple."
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, (tuple, list, torch.Size)) or len(shape) == 0 \
+            or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape):
+        raise TypeError(f"input_shape: expected a tuple of positive ints, one sample's shape without the batch dimension, "
+                        f"e.g. (1, 28, 28); got {source}={shape!r}")
+    shape = tuple(int(s) for s in shape)
+    if min(shape) < 1: raise ValueError(f"input_shape: every dimension must be >= 1, got {source}={shape}")
+    _dry_run(model, torch.zeros(1, *shape, dtype=dtype), "input_shape", "a zero input" + ("" if source == "input_shape" else f" of {source}"))
+    return shape
+
+
+def check_inputs(model: nn.Module, method: str, data=None, input_shape=None, latency=None, options: dict | None = None):
+    """Everything `prune` checks before any work; returns `data`, with its inputs cast to the model's floating dtype and
+    its labels to `torch.long` where needed (the same object when nothing needed casting). Each mistake is a one-line
+    `TypeError` or `ValueError` whose message starts with the argument's name. Neither the model nor the data is modified."""
+    options = dict(options or {})
+    if not isinstance(method, str):
+        raise TypeError(f"method: expected a method name (a str), one of {list(METHODS)}; got {type(method).__name__} {method!r}")
+    if method not in METHODS: raise ValueError(f"method: expected one of {list(METHODS)}, got {method!r}")
+    if not isinstance(model, nn.Module): raise TypeError(f"model: expected a torch nn.Module, got {type(model).__name__}")
+    m = METHODS[method]
+    unknown = sorted(set(options) - set(m.options))
+    if unknown:
+        raise TypeError(f"prune(method={method!r}): unknown option(s) {unknown}; {method!r} accepts {list(m.options)}")
+    for k, v in options.items():
+        if isinstance(v, float) and not math.isfinite(v): raise ValueError(f"{k}: expected a finite number, got {v!r}")
+    if latency is not None and (not isinstance(latency, (tuple, list)) or not latency
+                                or not all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in latency)):
+        raise ValueError(f"latency: expected a tuple of positive batch sizes, e.g. (1, 256), or None; got {latency!r}")
+    _check_data(m, data)
+    _check_model(m, model)
+    dtype = _model_dtype(model)
+    if input_shape is not None: _check_input_shape(model, input_shape, dtype)
+    elif latency is not None and getattr(model, "input_shape", None) is not None:
+        _check_input_shape(model, model.input_shape, dtype, "model.input_shape")
+    if data is None: return None
+    tensors = data.tensors if isinstance(data, TensorDataset) else (data,)
+    if not tensors: raise ValueError("data: the TensorDataset holds no tensors; expected TensorDataset(inputs) or TensorDataset(inputs, labels)")
+    X, out = _check_inputs_tensor(tensors[0], model, dtype)
+    rest = list(tensors[1:])
+    if rest and (m.data == "labelled" or options.get("selection") == "actgrad"): rest[0] = _check_labels(rest[0], len(X), out)
+    if all(a is b for a, b in zip((X, *rest), tensors)): return data
+    return TensorDataset(X, *rest) if isinstance(data, TensorDataset) else X
+
 # %% ../nbs/35_prune.ipynb #f2f5d0fd
 def prune(model: nn.Module, method: str, data=None, *, latency=(1, 256), input_shape=None, **options):
     """Prune `model` with `method`; returns `(pruned_model, PruneReport)`. The caller's model is never modified.
@@ -98,26 +225,31 @@ def prune(model: nn.Module, method: str, data=None, *, latency=(1, 256), input_s
     'psap', 'fpgm', 'sfp', 'asfp' (the labelled training set, as they train; `target`, the fraction of conv filters).
 
     The report holds per-layer kept/removed units, parameters and MACs before and after, the wall-clock pruning time
-    (`report.seconds`), the data used (`report.data`) and, unless `latency=None`, the measured CPU latency of both
+    (`report.seconds`), the data used (`report.data`) and, unless `latency=None`, the measured latency (on the model's device) of both
     models at the batch sizes in `latency` (`report.latency`, with the speed-up). `input_shape` (one sample, e.g.
-    (1, 28, 28)) is needed for MACs and latency when the model has no `input_shape` attribute."""
-    if not isinstance(model, nn.Module): raise TypeError(f"model: expected a torch nn.Module, got {type(model).__name__}")
-    if method not in METHODS: raise ValueError(f"method: expected one of {list(METHODS)}, got {method!r}")
+    (1, 28, 28)) is needed for MACs and latency when the model has no `input_shape` attribute.
+
+    Every argument is checked first (`check_inputs`): float inputs of another precision are cast to the model's dtype,
+    integer labels to `torch.long`. A run that removes nothing warns (`UserWarning`, naming the budget option). The
+    global torch RNG state is the same after the call as before it."""
+    data = check_inputs(model, method, data, input_shape=input_shape, latency=latency, options=options)
     m = METHODS[method]
-    unknown = sorted(set(options) - set(m.options))
-    if unknown:
-        raise TypeError(f"prune(method={method!r}): unknown option(s) {unknown}; {method!r} accepts {list(m.options)}")
-    _check_data(m, data)
-    if latency is not None and (not isinstance(latency, (tuple, list)) or not latency
-                                or not all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in latency)):
-        raise ValueError(f"latency: expected a tuple of positive batch sizes, e.g. (1, 256), or None; got {latency!r}")
     shape = input_shape if input_shape is not None else getattr(model, "input_shape", None)
     call = dict(m.fixed, **options)
-    if input_shape is not None and "input_shape" in inspect.signature(m.fn).parameters: call["input_shape"] = input_shape
+    if input_shape is not None and "input_shape" in inspect.signature(m.fn).parameters: call["input_shape"] = tuple(input_shape)
     args = (model,) if m.data_arg is None else (model, data)
-    small, report = m.fn(*args, **call)
-    report.logs["prune"] = dict(method=method, options=dict(options))
-    if latency is not None:
-        if shape is None: warnings.warn("latency not measured: pass input_shape (one sample's shape) or set model.input_shape", stacklevel=2)
-        else: report.latency = speedup_table(model, small, tuple(shape), batch_sizes=tuple(latency), repeats=10)
+    dev = device_of(model)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):   # the caller's global RNG is left as it was
+        small, report = m.fn(*args, **call)
+        report.logs["prune"] = dict(method=method, options=dict(options))
+        if latency is not None:
+            if shape is None: warnings.warn("latency not measured: pass input_shape (one sample's shape) or set model.input_shape", stacklevel=2)
+            else:
+                report.latency = speedup_table(model, small, tuple(shape), batch_sizes=tuple(latency), repeats=10)
+                report.device = str(device_of(small))
+    if report.params_after >= report.params_before and options.get("physical", True) is not False:
+        budget = "per_layer" if options.get("per_layer") is not None else m.budget
+        value = options.get(budget, inspect.signature(m.fn).parameters[budget].default)
+        warnings.warn(f"{budget}: nothing was removed ({method!r} with {budget}={value!r} kept all {report.params_before:,} "
+                      f"parameters); ask for more pruning", UserWarning, stacklevel=2)
     return small, report
