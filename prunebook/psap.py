@@ -4,7 +4,7 @@
 
 # %% ../nbs/30_psap.ipynb #2a6901c4
 from __future__ import annotations
-import copy, math, time
+import copy, math, time, warnings
 from dataclasses import dataclass, asdict, replace, fields
 
 import torch
@@ -14,11 +14,13 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .core import PruneReport, remove_units, is_chain, chain_plan, layer_macs, register_arch, ARCHITECTURES
 from .models import ResNetCifar, BasicBlock
+from .distributed import (device_of, to_device, is_main, all_reduce_sum, train_loader, set_epoch,
+                                   data_parallel, sync_buffers)
 
 # %% auto #0
 __all__ = ['METHODS', 'Recipe', 'asfp_ratio', 'prunable_convs', 'layer_sparsity', 'allocate', 'filter_norms', 'fpgm_scores',
-           'select_filters', 'prune_step', 'protect_and_restore', 'psap_prune', 'structure', 'finalize', 'PrunedBlock',
-           'PrunedResNet', 'hard_remove', 'psap_resnet', 'sfp_flops']
+           'select_filters', 'prune_step', 'protect_and_restore', 'psap_prune', 'default_lr', 'structure', 'finalize',
+           'PrunedBlock', 'PrunedResNet', 'hard_remove', 'psap_resnet', 'sfp_flops']
 
 # %% ../nbs/30_psap.ipynb #bb26193a
 @dataclass(frozen=True)
@@ -91,10 +93,11 @@ def allocate(N, s, P: float, allocation: str = "sparsity", p_min: float = 0.0, p
 # %% ../nbs/30_psap.ipynb #664b19ff
 def _init_state(model):
     for _, m in prunable_convs(model):
-        m.register_buffer("psap_mask", torch.ones(m.out_channels, dtype=torch.bool))
+        dev = m.weight.device
+        m.register_buffer("psap_mask", torch.ones(m.out_channels, dtype=torch.bool, device=dev))
         m.register_buffer("psap_backup", torch.zeros_like(m.weight.detach()))
-        m.register_buffer("psap_pulse", torch.zeros(m.out_channels))
-        m.register_buffer("psap_grace", torch.zeros(m.out_channels, dtype=torch.bool))
+        m.register_buffer("psap_pulse", torch.zeros(m.out_channels, dtype=m.weight.dtype, device=dev))
+        m.register_buffer("psap_grace", torch.zeros(m.out_channels, dtype=torch.bool, device=dev))
 
 
 def filter_norms(conv: nn.Conv2d) -> torch.Tensor:
@@ -154,14 +157,14 @@ def protect_and_restore(model: nn.Module, opt, kappa: float = 2.0, rho: float = 
             for j in prot:
                 conv.weight[j] = conv.psap_backup[j]; conv.psap_mask[j] = True; conv.psap_grace[j] = True
             cand = conv.psap_mask & ~conv.psap_grace
-            swap = torch.argsort(torch.where(cand, filter_norms(conv), torch.full((conv.out_channels,), float("inf"))), stable=True)[:len(prot)]
+            swap = torch.argsort(torch.where(cand, filter_norms(conv), torch.full((conv.out_channels,), float("inf"), device=conv.weight.device)), stable=True)[:len(prot)]
             conv.psap_backup[swap] = conv.weight[swap]; conv.weight[swap] = 0; conv.psap_mask[swap] = False
             if reset_momentum and buf is not None: buf[prot] = 0; buf[swap] = 0
         logs[name] = prot
     return logs
 
 # %% ../nbs/30_psap.ipynb #fb77304f
-def _check(model, train_data, target, epochs, method, p_min, p_max, switches):
+def _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr=None, momentum=0.9, weight_decay=0.0, batch_size=1):
     if not isinstance(model, nn.Module): raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target < 1:
         raise ValueError(f"target: expected a fraction of filters in (0, 1), got {target!r}")
@@ -173,7 +176,22 @@ def _check(model, train_data, target, epochs, method, p_min, p_max, switches):
     if not 0 <= p_min <= p_max < 1: raise ValueError(f"p_min, p_max: need 0 <= p_min <= p_max < 1, got {p_min}, {p_max}")
     bad = set(switches) - {f.name for f in fields(Recipe)}
     if bad: raise TypeError(f"unknown option(s) {sorted(bad)}; the method switches are {[f.name for f in fields(Recipe)]}")
-    prunable_convs(model); structure(model)
+    for k, v in switches.items():
+        if k in _SWITCH_CHOICES and v not in _SWITCH_CHOICES[k]: raise ValueError(f"{k}: expected one of {_SWITCH_CHOICES[k]}, got {v!r}")
+        if k not in _SWITCH_CHOICES and not isinstance(v, bool): raise TypeError(f"{k}: expected True or False, got {v!r}")
+    for name, v, ok, allowed in [("lr", lr, lr is None or (_real(lr) and 0 < lr < math.inf), "None or a finite number > 0"),
+                                 ("momentum", momentum, _real(momentum) and 0 <= momentum < 1, "a number in [0, 1)"),
+                                 ("weight_decay", weight_decay, _real(weight_decay) and 0 <= weight_decay < math.inf, "a finite number >= 0"),
+                                 ("batch_size", batch_size, isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1, "an integer >= 1")]:
+        if not ok: raise ValueError(f"{name}: expected {allowed}, got {v!r}")
+    convs = prunable_convs(model); structure(model)
+    if not any(m.weight.requires_grad for _, m in convs):
+        raise ValueError("model: every conv is frozen (requires_grad=False); prune-train prunes only the convs it trains")
+
+
+_SWITCH_CHOICES = dict(criterion=("l2", "fpgm"), schedule=("constant", "asfp"), allocation=("uniform", "sparsity"),
+                       masked=("free", "grad_mask", "frozen"))
+_real = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
 
 
 def psap_prune(model: nn.Module, train_data: TensorDataset, target: float = 0.6, epochs: int = 10, method: str = "psap",
@@ -185,16 +203,63 @@ def psap_prune(model: nn.Module, train_data: TensorDataset, target: float = 0.6,
 
     Needs the labelled training set (it trains). `method`: 'psap' (PSAP-R), 'sfp', 'asfp' or 'fpgm', one loop with the
     `Recipe` switches (override any of them as keywords). `pretrained=True` uses the fine-tuning learning rate (0.01);
-    from scratch, pass a freshly initialised model. The caller's model is not modified."""
+    from scratch, pass a freshly initialised model (learning rate 0.1, or 0.01 for a model without BatchNorm). A run
+    whose last epoch trains at chance level warns (`RuntimeWarning`). The caller's model is not modified."""
     t_start = time.time()
-    _check(model, train_data, target, epochs, method, p_min, p_max, switches)
+    _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr, momentum, weight_decay, batch_size)
     recipe = replace(METHODS[method], **switches)
-    torch.manual_seed(seed)
+    dev = device_of(model)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):   # the caller's global RNG is left as it was
+        torch.manual_seed(seed)
+        work, steps, history, K, lr = _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr, batch_size,
+                                                   momentum, weight_decay, theta, p_min, p_max, kappa, rho, probe_iters,
+                                                   val_data, progress, method)
+        masked_model = finalize(work, train_data, recalibrate_batches, batch_size, seed)
+    small = hard_remove(masked_model)
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    for n, p in small.named_parameters(): p.requires_grad_(n not in frozen)   # frozen layers stay frozen
+    kept = {n: torch.nonzero(m.psap_mask).flatten().tolist() for n, m in prunable_convs(masked_model)}
+    report = PruneReport.from_models(method, model, small, input_shape or getattr(model, "input_shape", None), kept=kept,
+                                     seconds=time.time() - t_start, data=f"{len(train_data)} labelled training samples",
+                                     logs=dict(method=method, recipe=asdict(recipe), target=target, epochs=epochs, lr=lr, seed=seed,
+                                               pretrained=pretrained, probe_iters=K, steps=steps, history=history,
+                                               constants=dict(theta=theta, p_min=p_min, p_max=p_max, kappa=kappa, rho=rho)))
+    report.masked_model = masked_model
+    _warn_if_chance(history, small, lr, pretrained)
+    return small, report
+
+
+def default_lr(model: nn.Module, pretrained: bool) -> float:
+    "0.01 to fine-tune a trained model; from scratch 0.1 with BatchNorm (the SFP papers' rate), 0.01 without."
+    has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    return 0.1 if has_bn and not pretrained else 0.01
+
+
+def _warn_if_chance(history, small, lr, pretrained):
+    "Warn when the last epoch's training accuracy is no better than chance (or its loss is not finite)."
+    if not history: return
+    last = history[-1]
+    outs = [m.out_features for m in small.modules() if isinstance(m, nn.Linear)]
+    chance = 1 / outs[-1] if outs else None
+    if math.isfinite(last["loss"]) and (chance is None or last["train_acc"] > 1.5 * chance): return
+    hint = ("the model was trained before: pass pretrained=True (learning rate 0.01)" if not pretrained else
+            "pass a smaller lr")
+    warnings.warn(f"psap_prune: the last epoch trained at chance level (train accuracy {last['train_acc']:.3f}, loss "
+                  f"{last['loss']:.3g}) with lr={lr}; the pruned model is not usable. If {hint}.", RuntimeWarning, stacklevel=3)
+
+
+def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr, batch_size, momentum, weight_decay, theta,
+                 p_min, p_max, kappa, rho, probe_iters, val_data, progress, method):
+    """The prune-train loop of `psap_prune`, on a copy of `model` and on the model's device. Under `torchrun` each rank
+    trains on its shard and DDP averages the gradients, so the weights, the gradient pulses and every decision below
+    are the same on every rank; the masks and backups stay out of DDP's buffer broadcast (each rank keeps its own)."""
     work = copy.deepcopy(model)
     _init_state(work)
-    dl = DataLoader(train_data, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    dev = device_of(work)
+    dl = train_loader(train_data, batch_size, seed)
+    net = data_parallel(work, [n for n, _ in work.named_buffers() if n.rsplit(".", 1)[-1].startswith("psap_")])
     K = probe_iters if probe_iters is not None else max(1, min(10, len(dl) // 4))
-    lr = lr if lr is not None else (0.01 if pretrained else 0.1)
+    lr = lr if lr is not None else default_lr(work, pretrained)
     opt = torch.optim.SGD(work.parameters(), lr=lr, momentum=momentum, nesterov=True, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, sorted({max(1, round(epochs * f)) for f in (0.3, 0.6, 0.8)}), gamma=0.2)
     convs = prunable_convs(work)
@@ -205,23 +270,26 @@ def psap_prune(model: nn.Module, train_data: TensorDataset, target: float = 0.6,
         P_t = target if recipe.schedule == "constant" else asfp_ratio(target, t, epochs)
         s = [layer_sparsity(m, theta) for _, m in convs]
         counts, ratios = allocate(N, s, P_t, recipe.allocation, p_min, p_max)
+        counts = [c if m.weight.requires_grad else 0 for (_, m), c in zip(convs, counts)]   # a frozen conv is left as it is
         steps.append(dict(epoch=t, P=P_t, sparsity=dict(zip(names, s)), ratio=dict(zip(names, ratios)),
                           zeroed=dict(zip(names, counts)), layers=prune_step(work, opt, counts, recipe), protected={}, pulse={}))
 
     do_prune(0)
     bar = range(epochs)
-    if progress:
+    if progress and is_main():
         from tqdm.auto import tqdm
         bar = tqdm(bar, desc=method, leave=False)
     for epoch in bar:
-        work.train()
+        work.train(); set_epoch(dl, epoch)
         tot = cor = 0; loss_sum = 0.0
         probe = {n: dict(zeroed=[], live=[]) for n in names}
         for it, (xb, yb) in enumerate(dl):
-            out = work(xb); loss = F.cross_entropy(out, yb)
+            xb, yb = to_device((xb, yb), dev)
+            out = net(xb); loss = F.cross_entropy(out, yb)
             opt.zero_grad(); loss.backward()
             with torch.no_grad():
                 for name, conv in convs:
+                    if conv.weight.grad is None: continue            # frozen: nothing zeroed, no gradient
                     z = ~conv.psap_mask
                     if it < K:
                         gn = conv.weight.grad.flatten(1).norm(dim=1)
@@ -230,7 +298,7 @@ def psap_prune(model: nn.Module, train_data: TensorDataset, target: float = 0.6,
                         probe[name]["live"].append(gn[~z].mean().item())
                     if recipe.masked in ("frozen", "grad_mask"):
                         conv.weight.grad[z] = 0
-                        if conv.bias is not None: conv.bias.grad[z] = 0
+                        if conv.bias is not None and conv.bias.grad is not None: conv.bias.grad[z] = 0
             opt.step()
             if recipe.masked == "frozen":
                 with torch.no_grad():
@@ -238,6 +306,8 @@ def psap_prune(model: nn.Module, train_data: TensorDataset, target: float = 0.6,
             if recipe.protection and it == K - 1: steps[-1]["protected"] = protect_and_restore(work, opt, kappa, rho, recipe.reset_momentum)
             tot += len(yb); cor += (out.argmax(1) == yb).sum().item(); loss_sum += loss.item() * len(yb)
         sched.step()
+        sync_buffers(work)                                  # rank 0's BatchNorm statistics on every rank
+        tot, cor, loss_sum = all_reduce_sum(torch.tensor([tot, cor, loss_sum], dtype=torch.float64)).tolist()
         steps[-1]["pulse"] = {n: {k: (sum(v) / len(v) if v else None) for k, v in d.items()} for n, d in probe.items()}
         row = dict(epoch=epoch + 1, loss=loss_sum / tot, train_acc=cor / tot)
         do_prune(epoch + 1)
@@ -245,16 +315,8 @@ def psap_prune(model: nn.Module, train_data: TensorDataset, target: float = 0.6,
             from prunebook.models import evaluate
             row["val_acc_masked"] = evaluate(work, val_data)
         history.append(row)
-    masked_model = finalize(work, train_data, recalibrate_batches, batch_size, seed)
-    small = hard_remove(masked_model)
-    kept = {n: torch.nonzero(m.psap_mask).flatten().tolist() for n, m in prunable_convs(masked_model)}
-    report = PruneReport.from_models(method, model, small, input_shape or getattr(model, "input_shape", None), kept=kept,
-                                     seconds=time.time() - t_start, data=f"{len(train_data)} labelled training samples",
-                                     logs=dict(method=method, recipe=asdict(recipe), target=target, epochs=epochs, lr=lr, seed=seed,
-                                               pretrained=pretrained, probe_iters=K, steps=steps, history=history,
-                                               constants=dict(theta=theta, p_min=p_min, p_max=p_max, kappa=kappa, rho=rho)))
-    report.masked_model = masked_model
-    return small, report
+    return work, steps, history, K, lr
+
 
 # %% ../nbs/30_psap.ipynb #c3ace604
 def structure(model: nn.Module) -> str:
@@ -287,9 +349,10 @@ def finalize(model: nn.Module, train_data: TensorDataset, recalibrate_batches: i
         for b in bns: b.reset_running_stats(); b.momentum = None       # a cumulative average over the batches
         model.train()
         dl = DataLoader(train_data, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
-        for i, (xb, _) in enumerate(dl):
+        dev = next(model.parameters()).device
+        for i, (xb, _) in enumerate(dl):       # the same batches on every rank under torchrun: the same statistics
             if i >= recalibrate_batches: break
-            model(xb)
+            model(xb.to(dev))
         for b, m in zip(bns, saved): b.momentum = m
     return model.eval()
 
@@ -364,7 +427,7 @@ def _strip(model):
 def hard_remove(masked_model: nn.Module) -> nn.Module:
     "The small dense model that computes what the finalized masked model computes."
     if structure(masked_model) == "resnet":
-        small = _strip(PrunedResNet(masked_model)).eval()
+        small = _strip(PrunedResNet(masked_model)).to(next(masked_model.parameters()).device).eval()
         if getattr(masked_model, "arch", None):      # rebuildable by `load_pruned` from the base architecture and the kept filters
             small.arch = dict(name="psap_resnet", args=[], kwargs=dict(
                 base=masked_model.arch, keep={n: torch.nonzero(m.psap_mask).flatten().tolist() for n, m in prunable_convs(masked_model)}))
