@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .core import register_arch, count_params, count_macs, prunable_layers, save_pruned, load_pruned
 from .data import load_digits, load_mnist5k
+from .distributed import device_of, to_device, train_loader, set_epoch, data_parallel, all_reduce_sum, is_main, sync_buffers
 
 # %% auto #0
 __all__ = ['RECIPES', 'mlp', 'lenet5', 'vgg_small', 'cnn_dense', 'ShortcutA', 'BasicBlock', 'ResNetCifar', 'resnet_cifar',
@@ -143,9 +144,10 @@ def resnet_cifar(depth: int = 20, width: float = 1.0, in_channels: int = 1, num_
 # %% ../nbs/02_models.ipynb #6639663e
 @torch.no_grad()
 def predict(model: nn.Module, X: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    "Logits of `model` on inputs `X`, in eval mode, batched; the model's train/eval mode is restored."
-    was = model.training; model.eval()
-    try: return torch.cat([model(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+    "Logits of `model` on inputs `X` (on the model's device), in eval mode, batched; the model's train/eval mode is restored."
+    was, dev = model.training, device_of(model)
+    model.eval()
+    try: return torch.cat([model(to_device(X[i:i + batch_size], dev)) for i in range(0, len(X), batch_size)])
     finally: model.train(was)
 
 
@@ -153,7 +155,7 @@ def evaluate(model: nn.Module, ds: TensorDataset, batch_size: int = 1000) -> flo
     "Top-1 accuracy of `model` on the dataset `ds`: total correct / total samples."
     X, y = ds.tensors[0], ds.tensors[1]
     if len(X) == 0: raise ValueError("ds: the dataset is empty")
-    return (predict(model, X, batch_size).argmax(1) == y).sum().item() / len(y)
+    return (predict(model, X, batch_size).argmax(1) == to_device(y, device_of(model))).sum().item() / len(y)
 
 # %% ../nbs/02_models.ipynb #f1cc536f
 def _progress(iterable, enabled, desc):
@@ -169,26 +171,29 @@ def train(model: nn.Module, train_ds: TensorDataset, epochs: int = 10, lr: float
     if epochs < 1: raise ValueError(f"epochs: must be >= 1, got {epochs}")
     if optimizer not in ("adam", "sgd"): raise ValueError(f"optimizer: expected 'adam' or 'sgd', got {optimizer!r}")
     if schedule not in (None, "cosine"): raise ValueError(f"schedule: expected None or 'cosine', got {schedule!r}")
-    g = torch.Generator().manual_seed(seed)
-    dl = DataLoader(train_ds, batch_size=batch_size, shuffle=True, generator=g)
+    dl = train_loader(train_ds, batch_size, seed)                 # under torchrun: this rank's shard
+    net, dev = data_parallel(model), device_of(model)             # under torchrun: gradients averaged over ranks
     params = [p for p in model.parameters() if p.requires_grad]
     opt = (torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, betas=tuple(betas)) if optimizer == "adam" else
            torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * len(dl)) if schedule == "cosine" else None
     history = []
-    bar = _progress(range(epochs), progress, "epochs")
+    bar = _progress(range(epochs), progress and is_main(), "epochs")
     for epoch in bar:
-        model.train()
+        model.train(); set_epoch(dl, epoch)
         total, correct, loss_sum = 0, 0, 0.0
         for xb, yb in dl:
-            out = model(xb); loss = F.cross_entropy(out, yb)
+            xb, yb = to_device((xb, yb), dev)
+            out = net(xb); loss = F.cross_entropy(out, yb)
             opt.zero_grad(); loss.backward(); opt.step()
             if sched: sched.step()
             total += len(yb); correct += (out.argmax(1) == yb).sum().item(); loss_sum += loss.item() * len(yb)
+        sync_buffers(model)                                       # under torchrun: rank 0's BatchNorm statistics everywhere
+        total, correct, loss_sum = all_reduce_sum(torch.tensor([total, correct, loss_sum], dtype=torch.float64)).tolist()
         row = dict(epoch=epoch + 1, loss=loss_sum / total, train_acc=correct / total)
         if val is not None: row["val_acc"] = evaluate(model, val)
         history.append(row)
-        if progress: bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
+        if progress and is_main(): bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
     model.eval()
     return history
 
