@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .core import PruneReport, prunable_layers, remove_units, is_chain, chain_plan, count_params
+from .distributed import device_of, to_device, world, all_reduce_sum, shard_rows
 
 # %% auto #0
 __all__ = ['DEAD', 'VARIANTS', 'SELECTIONS', 'objective', 'GreedyResult', 'gram_stats', 'greedy_gram', 'dead_columns',
@@ -45,10 +46,12 @@ def gram_stats(B: torch.Tensor, A: torch.Tensor, W: torch.Tensor, dtype=torch.fl
     if B.shape != A.shape: raise ValueError(f"B and A: shapes differ, {tuple(B.shape)} vs {tuple(A.shape)}")
     if W.shape[1] != B.shape[1]: raise ValueError(f"W: expected {B.shape[1]} input columns (torch layout (out, in)), got {W.shape[1]}")
     if len(B) == 0: raise ValueError("B: no rows (no data)")
-    Wd = W.to(dtype).T
-    G = torch.zeros(B.shape[1], B.shape[1], dtype=dtype); H = torch.zeros(B.shape[1], W.shape[0], dtype=dtype); t0 = torch.zeros((), dtype=dtype)
+    dev = B.device if B.device.type != "mps" else torch.device("cpu")          # MPS has no float64
+    Wd = W.to(dev, dtype).T
+    G = torch.zeros(B.shape[1], B.shape[1], dtype=dtype, device=dev); H = torch.zeros(B.shape[1], W.shape[0], dtype=dtype, device=dev)
+    t0 = torch.zeros((), dtype=dtype, device=dev)
     for i in range(0, len(B), chunk):
-        b, aw = B[i:i + chunk].to(dtype), A[i:i + chunk].to(dtype) @ Wd
+        b, aw = B[i:i + chunk].to(dev, dtype), A[i:i + chunk].to(dev, dtype) @ Wd
         G += b.T @ b; H += b.T @ aw; t0 += (aw ** 2).sum()
     return G, H, t0
 
@@ -65,12 +68,12 @@ def greedy_gram(G: torch.Tensor, H: torch.Tensor, t0, k: int, group_size: int = 
         warnings.warn("the target A W^T is zero on these samples (the next layer's weights, or its inputs, are all zero): "
                       "every choice of channels reproduces it exactly, F is 0 for every set, and the greedy keeps the "
                       f"{k} lowest-index channels", RuntimeWarning, stacklevel=2)
-    idx = torch.arange(N).view(n, g)
+    idx = torch.arange(N, device=H.device).view(n, g)
     C = G[idx[:, :, None], idx[:, None, :]].clone()              # residual Gram block of every channel (n, g, g)
     Q = H.view(n, g, d).clone()                                  # residual correlation with the target (n, g, d)
     scale = torch.linalg.eigvalsh(C)[:, -1].clamp(min=0)         # lambda_max of each original block
     Z, Y, order, fs, f = [], [], [], [], 0.0
-    alive = torch.ones(n, dtype=torch.bool)
+    alive = torch.ones(n, dtype=torch.bool, device=H.device)
     for _ in range(k):
         lam, V = torch.linalg.eigh(C)
         top = lam[:, -1].clamp(min=0)
@@ -92,7 +95,7 @@ def greedy_gram(G: torch.Tensor, H: torch.Tensor, t0, k: int, group_size: int = 
             Q -= torch.einsum("ngr,rd->ngd", zb, y)
             f += (y ** 2).sum().item() / t0 if t0 > 0 else 0.0
         order.append(c); fs.append(f)
-    W_new = torch.zeros(N, d, dtype=H.dtype)
+    W_new = torch.zeros(N, d, dtype=H.dtype, device=H.device)
     if Z:
         Zc, Yc = torch.cat(Z), torch.cat(Y)
         cols = idx[sorted(order)].flatten()
@@ -105,8 +108,8 @@ DEAD = ("original", "min-norm")
 
 def dead_columns(G: torch.Tensor, kept, group_size: int = 1) -> torch.Tensor:
     "Input columns of the kept channels that are zero on every sample (zero diagonal of G = B^T B)."
-    if not len(kept): return torch.empty(0, dtype=torch.long)
-    cols = torch.tensor([c * group_size + i for c in sorted(kept) for i in range(group_size)])
+    if not len(kept): return torch.empty(0, dtype=torch.long, device=G.device)
+    cols = torch.tensor([c * group_size + i for c in sorted(kept) for i in range(group_size)], device=G.device)
     return cols[torch.diagonal(G)[cols] == 0]
 
 
@@ -115,7 +118,7 @@ def restore_dead(W_new: torch.Tensor, G: torch.Tensor, W: torch.Tensor, kept, gr
     if dead not in DEAD: raise ValueError(f"dead: expected one of {DEAD}, got {dead!r}")
     z = dead_columns(G, kept, group_size)
     if dead == "min-norm" or not len(z): return W_new
-    W_new = W_new.clone(); W_new[z] = W.T[z].to(W_new.dtype)
+    W_new = W_new.clone(); W_new[z] = W.T.to(W_new)[z]
     return W_new
 
 
@@ -167,7 +170,8 @@ def next_inputs(model: nn.Module, X: torch.Tensor, next_name: str, mode: str = "
     h = mod.register_forward_pre_hook(lambda m, inp: grabbed.append(inp[0].detach()))
     was = model.training; model.train(mode == "train")
     try:
-        for i in range(0, len(X), batch_size): model(X[i:i + batch_size])
+        with torch.no_grad():
+            for i in range(0, len(X), batch_size): model(to_device(X[i:i + batch_size], device_of(model)))
     finally:
         h.remove(); model.train(was)
     x = torch.cat(grabbed)
@@ -203,9 +207,9 @@ SELECTIONS = ("greedy", "random", "weightnorm", "actgrad")
 
 def refit(G: torch.Tensor, H: torch.Tensor, kept, group_size: int = 1) -> torch.Tensor:
     "Least-squares next-layer weights (as W^T, rows per input column) for the kept channels from Gram statistics; zero elsewhere."
-    W_new = torch.zeros(G.shape[0], H.shape[1], dtype=H.dtype)
+    W_new = torch.zeros(G.shape[0], H.shape[1], dtype=H.dtype, device=H.device)
     if len(kept):
-        cols = torch.tensor([c * group_size + i for c in sorted(kept) for i in range(group_size)])
+        cols = torch.tensor([c * group_size + i for c in sorted(kept) for i in range(group_size)], device=H.device)
         W_new[cols] = torch.linalg.pinv(G[cols][:, cols], hermitian=True) @ H[cols]
     return W_new
 
@@ -217,32 +221,36 @@ def actgrad_scores(model: nn.Module, X: torch.Tensor, y: torch.Tensor, pair: Pai
     def hook(m, inp):
         inp[0].retain_grad(); store["a"] = inp[0]
     h = mod.register_forward_pre_hook(hook)
-    was = model.training; model.eval()
+    was, dev = model.training, device_of(model)
+    model.eval()
     total = 0
     try:
         for i in range(0, len(X), batch_size):
             model.zero_grad()
-            F.cross_entropy(model(X[i:i + batch_size]), y[i:i + batch_size], reduction="sum").backward()
+            F.cross_entropy(model(to_device(X[i:i + batch_size], dev)), to_device(y[i:i + batch_size], dev), reduction="sum").backward()
             prod = (store["a"] * store["a"].grad).detach()
             prod = prod.flatten(2).sum(-1) if prod.dim() == 4 else prod.view(len(prod), -1, pair.group).sum(-1)
             total = total + prod.abs().sum(0)
     finally:
         h.remove(); model.train(was); model.zero_grad()
-    return total / len(X)
+    return total / len(X)       # under torchrun, _select adds up the ranks' sums instead
 
 # %% ../nbs/20_submodular.ipynb #965b9cca
 def _select(selection, k, n, pair, B, A, W, rng, model, X, y, reweight, dead="original"):
     "Kept channels (selection order), the F path (greedy only), the refitted W^T (or None) and the kept columns dead on the sample."
     g = pair.group
     if selection == "greedy":
-        G, H, t0 = gram_stats(B, A, W)
+        G, H, t0 = (all_reduce_sum(s) for s in gram_stats(B, A, W))       # under torchrun: sums over every rank's rows
         order, fs, W_new = greedy_gram(G, H, t0, k, g)
         return order, fs, (restore_dead(W_new, G, W, order, g, dead) if reweight else None), len(dead_columns(G, order, g))
     if selection == "random": order = torch.randperm(n, generator=rng)[:k].tolist()
     elif selection == "weightnorm": order = torch.argsort(W.abs().view(W.shape[0], n, g).sum((0, 2)), descending=True, stable=True)[:k].tolist()
-    else: order = torch.argsort(actgrad_scores(model, X, y, pair), descending=True, stable=True)[:k].tolist()
+    else:
+        s = actgrad_scores(model, X, y, pair)
+        if world()[1] > 1: s = all_reduce_sum(s * len(X)) / all_reduce_sum(torch.tensor(float(len(X)), dtype=s.dtype, device=s.device))
+        order = torch.argsort(s, descending=True, stable=True)[:k].tolist()
     if not reweight: return order, [], None, None
-    G, H, _ = gram_stats(B, B, W)
+    G, H, _ = (all_reduce_sum(s) for s in gram_stats(B, B, W))
     return order, [], restore_dead(refit(G, H, order, g), G, W, order, g, dead), len(dead_columns(G, order, g))
 
 
@@ -251,7 +259,7 @@ def _apply(model, pair, order, W_new, n, reweight_only=False, remove_only=False)
     "Write the refitted weights into the next module and physically remove the layer's other channels (one silent channel if k = 0)."
     nxt = dict(model.named_modules())[pair.next]
     if not remove_only:
-        if W_new is not None: nxt.weight.copy_(W_new.T.reshape(nxt.weight.shape).to(nxt.weight.dtype))
+        if W_new is not None: nxt.weight.copy_(W_new.T.reshape(nxt.weight.shape).to(nxt.weight))
         if not order: nxt.weight.zero_()
     if reweight_only: return
     keep = sorted(order) if order else [0]
@@ -282,6 +290,9 @@ def submodular_prune(model: nn.Module, data, compression: float = 4, variant: st
     if collect_mode not in ("eval", "train"): raise ValueError(f"collect_mode: expected 'eval' or 'train', got {collect_mode!r}")
     if dead not in DEAD: raise ValueError(f"dead: expected one of {DEAD}, got {dead!r}")
     if selection == "actgrad" and y is None: raise ValueError("data: selection='actgrad' needs labels; pass TensorDataset(inputs, labels)")
+    n_samples = None if X is None else len(X)
+    if X is not None and world()[1] > 1:         # under torchrun every rank collects its share of the rows; _select adds them up
+        X, y = shard_rows(X), (None if y is None else shard_rows(y))
     pairs = pruning_pairs(model)
     n_units = {p.layer: prunable_layers(model)[p.layer] for p in pairs}
     if per_layer is not None:
@@ -317,7 +328,7 @@ def submodular_prune(model: nn.Module, data, compression: float = 4, variant: st
     method = f"submodular-{variant}" if selection == "greedy" else f"layer-{selection}"
     report = PruneReport.from_models(method, model, work, getattr(model, "input_shape", None), kept=kept,
                                      seconds=time.time() - t_start,
-                                     data="none" if X is None else f"{len(X)} {'labelled' if selection == 'actgrad' else 'unlabeled'} samples",
+                                     data="none" if X is None else f"{n_samples} {'labelled' if selection == 'actgrad' else 'unlabeled'} samples",
                                      logs=dict(variant=variant, selection=selection, reweight=reweight, compression=compression,
                                                fraction=frac, k=k, layers=logs, collect_mode=collect_mode, seed=seed, dead=dead,
                                                achieved_compression=count_params(model) / count_params(work)))
