@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="print the report as JSON")
     pr.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     pr.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    pr.add_argument("--device", default="cpu", help="where to prune: cpu, cuda, cuda:N or mps (default cpu; under torchrun "
+                                                      "with cuda, each process takes cuda:LOCAL_RANK)")
     cp = sub.add_parser("compare", help="run the comparison grid and save the rows as JSON")
     cp.add_argument("--models", default="mlp-mnist5k,lenet5-mnist5k,resnet20-mnist5k", help="comma-separated zoo names or paths")
     cp.add_argument("--methods", default="paoding,magnitude,submodular,psap,fpgm", help="comma-separated methods")
@@ -119,6 +121,21 @@ def _check_counts(args):
         if v is not None and v < 1: raise UsageError(f"--{flag}: expected a whole number >= 1, got {v}")
 
 
+def _device(spec: str):
+    "The torch device named by --device, checked before any work; under torchrun, CUDA means this process's own GPU."
+    import os
+    try: dev = torch.device(spec)
+    except (RuntimeError, TypeError): raise UsageError(f"--device: expected cpu, cuda, cuda:N or mps, got {spec!r}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available(): raise UsageError(f"--device: {spec!r} requested, but CUDA is not available on this machine")
+        if dev.index is None and "LOCAL_RANK" in os.environ: dev = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        if (dev.index or 0) >= torch.cuda.device_count(): raise UsageError(f"--device: {spec!r}, but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available(): raise UsageError(f"--device: 'mps' requested, but MPS is not available on this machine")
+    elif dev.type != "cpu": raise UsageError(f"--device: expected cpu, cuda, cuda:N or mps, got {spec!r}")
+    return dev
+
+
 def cmd_prune(args, out) -> int:
     from prunebook.api import prune, METHODS
     from prunebook.compare import matched_options, NotApplicable
@@ -127,8 +144,12 @@ def cmd_prune(args, out) -> int:
     from prunebook.models import evaluate
     if args.method not in METHODS: raise UsageError(f"--method: expected one of {', '.join(METHODS)}, got {args.method!r}")
     _check_out(args.out); _check_counts(args)                # before any work: a bad path must not cost a whole prune
+    from prunebook.distributed import init_from_env, is_main
+    dev = _device(args.device)
+    init_from_env(dev)                                        # under torchrun: one process group, every rank runs the prune
+    main_rank = is_main()                                     # only rank 0 prints, measures latency and writes files
     m = METHODS[args.method]
-    model = load_model(args.model)
+    model = load_model(args.model).to(dev)
     opts = _options(args.option)
     for flag in ("compression", "target", "seed", "epochs"):
         v = getattr(args, flag)
@@ -144,12 +165,14 @@ def cmd_prune(args, out) -> int:
         if sets is None: raise UsageError(f"--data: {args.method!r} needs {m.data} data and the model does not record its data set; pass --data")
         train = sets[0]
         data = unlabeled_subset(train, args.samples, seed=opts.get("seed", 0)) if m.data == "unlabeled" else train
-    if not args.quiet and not args.json:
+    if "pretrained" in m.options: opts.setdefault("pretrained", True)   # a zoo or saved model is trained: fine-tune it (-o pretrained=false: from scratch)
+    if not args.quiet and not args.json and main_rank:
         if "progress" in m.options: opts.setdefault("progress", True)
         if args.method == "paoding": opts.setdefault("on_step", _paoding_bar(opts))
-    try: small, report = prune(model, args.method, data, latency=None if args.no_latency else (1, 256), **opts)
+    try: small, report = prune(model, args.method, data, latency=None if (args.no_latency or not main_rank) else (1, 256), **opts)
     finally:
         if isinstance(opts.get("on_step"), _paoding_bar): opts["on_step"].close()
+    if not main_rank: return 0
     acc = (evaluate(model, sets[1]), evaluate(small, sets[1])) if sets is not None else (None, None)
     if args.out is not None:
         meta = dict(getattr(model, "meta", {}) or {})
@@ -249,3 +272,8 @@ def main(argv=None, out=None) -> int:
         print(msg if msg.startswith("prunebook") else f"prunebook: error: {msg}", file=sys.stderr); return 2
     except SystemExit as e:                   # --help
         return e.code if isinstance(e.code, int) else 0
+    finally:                                  # a torchrun process of the console script: leave the process group cleanly
+        import os
+        if "RANK" in os.environ:
+            from prunebook.distributed import shutdown
+            shutdown()
