@@ -287,6 +287,12 @@ def paoding_prune(model: nn.Module, target: float = 0.5, step: float = 1 / 64, m
     exact = prof.step_arithmetic == "exact"
     k = [max(1, math.ceil(step * n - (1e-9 if exact else 0.0))) for n in N]
     uneven = [f"{name} ({n} neurons)" for (name, _, _), n in zip(hidden, N) if abs(step * n - round(step * n)) > 1e-9]
+    n_steps = math.ceil((min(target, 0.5) if mode == "baseline" else target) / step - 1e-9)
+    over = [f"{name} ({min(n_steps * kk, n - 1)} of {n} neurons)" for (name, _, _), n, kk in zip(hidden, N, k)
+            if step * n < 0.5 and min(n_steps * kk, n - 1) > math.ceil(target * n - 1e-9)]
+    if exact and over:                 # under half a neuron a step: refused (the toolkit only warns)
+        raise ValueError(f"step: {step:g} is less than half a neuron of some layers, and each step removes at least one, so "
+                         f"{n_steps} steps would remove {', '.join(over)} for target={target:g}; use a step of at least 1/N (1/{min(N)} here)")
     if uneven:
         warnings.warn(f"step={step:g} does not remove a whole number of neurons per step from {', '.join(uneven)}: each step removes "
                       f"ceil(step * N), so the actual fraction removed will exceed the nominal target (use a step of 1/N)", stacklevel=2)
