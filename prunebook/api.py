@@ -19,7 +19,7 @@ from .psap import psap_prune, Recipe
 from .distributed import device_of
 
 # %% auto #0
-__all__ = ['DATA_KINDS', 'METHODS', 'Method', 'method_table', 'check_inputs', 'prune']
+__all__ = ['DATA_KINDS', 'METHODS', 'Method', 'method_table', 'check_inputs', 'keep_frozen', 'prune']
 
 # %% ../nbs/35_prune.ipynb #8c677a37
 DATA_KINDS = {"none": "no data",
@@ -216,6 +216,14 @@ def check_inputs(model: nn.Module, method: str, data=None, input_shape=None, lat
     return TensorDataset(X, *rest) if isinstance(data, TensorDataset) else X
 
 # %% ../nbs/35_prune.ipynb #f2f5d0fd
+def keep_frozen(model: nn.Module, small: nn.Module) -> nn.Module:
+    "Give `small`'s parameters the `requires_grad` flags of `model`'s parameters of the same name (a frozen layer stays frozen)."
+    flags = {n: p.requires_grad for n, p in model.named_parameters()}
+    for n, p in small.named_parameters():
+        if n in flags: p.requires_grad_(flags[n])
+    return small
+
+
 def prune(model: nn.Module, method: str, data=None, *, latency=(1, 256), input_shape=None, **options):
     """Prune `model` with `method`; returns `(pruned_model, PruneReport)`. The caller's model is never modified.
 
@@ -230,7 +238,7 @@ def prune(model: nn.Module, method: str, data=None, *, latency=(1, 256), input_s
     (1, 28, 28)) is needed for MACs and latency when the model has no `input_shape` attribute.
 
     Every argument is checked first (`check_inputs`): float inputs of another precision are cast to the model's dtype,
-    integer labels to `torch.long`. A run that removes nothing warns (`UserWarning`, naming the budget option). The
+    integer labels to `torch.long`. Frozen parameters stay frozen in the result. A run that removes nothing warns (`UserWarning`, naming the budget option). The
     global torch RNG state is the same after the call as before it."""
     data = check_inputs(model, method, data, input_shape=input_shape, latency=latency, options=options)
     m = METHODS[method]
@@ -241,6 +249,7 @@ def prune(model: nn.Module, method: str, data=None, *, latency=(1, 256), input_s
     dev = device_of(model)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):   # the caller's global RNG is left as it was
         small, report = m.fn(*args, **call)
+        keep_frozen(model, small)
         report.logs["prune"] = dict(method=method, options=dict(options))
         if latency is not None:
             if shape is None: warnings.warn("latency not measured: pass input_shape (one sample's shape) or set model.input_shape", stacklevel=2)
