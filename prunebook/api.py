@@ -110,8 +110,21 @@ def _model_dtype(model: nn.Module) -> torch.dtype:
     return torch.get_default_dtype()
 
 
+def _check_shared(model: nn.Module):
+    "Tied weights (one parameter held by two modules, or one module at two places) are refused: cutting one would cut the other."
+    seen = {}
+    for name, mod in model.named_modules(remove_duplicate=False):
+        for pn, p in mod.named_parameters(recurse=False):
+            where = f"{name}.{pn}" if name else pn
+            if id(p) in seen and seen[id(p)] != where:
+                raise ValueError(f"model: {seen[id(p)]!r} and {where!r} are the same tensor (tied or shared weights); "
+                                 "prunebook cannot prune a layer that is used in two places: untie them first")
+            seen.setdefault(id(p), where)
+
+
 def _check_model(m: Method, model: nn.Module):
     "The method's own test of what it can prune, run on the caller's model; anything it cannot prune is a ValueError naming `model`."
+    _check_shared(model)
     try:
         if m.fn is paoding_prune: dense_view(model)
         elif m.fn is submodular_prune:
@@ -129,13 +142,21 @@ def _check_model(m: Method, model: nn.Module):
 def _dry_run(model: nn.Module, x: torch.Tensor, arg: str, what: str):
     "One forward pass of the one-sample batch `x` in eval mode; every module's mode and the global RNG are restored."
     modes, dev = [(mod, mod.training) for mod in model.modules()], device_of(model)
+    calls = {}
+    hooks = [mod.register_forward_hook(lambda mod, i, o, n=n: calls.__setitem__(n, calls.get(n, 0) + 1))
+             for n, mod in model.named_modules() if isinstance(mod, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))]
     model.eval()
     try:
-        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []): return model(x.to(dev))
+        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []): out = model(x.to(dev))
     except Exception as e:
         raise ValueError(f"{arg}: {what} of shape {tuple(x.shape[1:])} does not fit the model ({type(e).__name__}: {_line(e)})") from None
     finally:
+        for h in hooks: h.remove()
         for mod, was in modes: mod.train(was)
+    twice = sorted(n for n, k in calls.items() if k > 1)
+    if twice: raise ValueError(f"model: layer {twice[0]!r} runs {calls[twice[0]]} times in one forward pass (its weights are shared "
+                               "between uses); prunebook cannot prune a layer used twice")
+    return out
 
 
 def _check_inputs_tensor(X, model: nn.Module, dtype: torch.dtype):

@@ -29,6 +29,11 @@ def MLP_FROZEN():
 def FLAT(): return nn.Sequential(nn.Flatten(), nn.Linear(4, 2))          # no hidden layer: nothing to prune
 def LAYERNORM(): return nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.ReLU(), nn.Linear(8, 2))
 def BARE_LINEAR(): return nn.Linear(4, 2)
+def REUSED():              # one Linear at two places of the chain
+    lin = nn.Linear(8, 8); return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), lin, nn.ReLU(), lin, nn.ReLU(), nn.Linear(8, 2))
+def TIED():                # two Linears sharing one weight tensor
+    a, b = nn.Linear(8, 8), nn.Linear(8, 8); b.weight = a.weight
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), a, nn.ReLU(), b, nn.ReLU(), nn.Linear(8, 2))
 def VGG():                 # conv 8 + BN + ReLU, pool, Linear 16, Linear 10; 1x8x8 inputs
     torch.manual_seed(0); return vgg_small(cfg=(8, "M"), hidden=16)
 def VGG_EVAL(): return VGG().eval()
@@ -83,6 +88,9 @@ ROWS = [
     ("submodular: no hidden layer", FLAT, "submodular", X(4), {}, ValueError, "model", "nothing to prune"),
     ("magnitude: not a chain", BARE_LINEAR, "magnitude", None, {}, ValueError, "model", "chain"),
     ("magnitude: LayerNorm", LAYERNORM, "magnitude", None, {}, ValueError, "model", "cannot prune this architecture"),
+    ("paoding: a Linear used twice", REUSED, "paoding", None, {}, ValueError, "model", "same tensor"),
+    ("magnitude: tied weights", TIED, "magnitude", None, {}, ValueError, "model", "same tensor"),
+    ("submodular: tied weights", TIED, "submodular", lambda: torch.rand(16, 4), {}, ValueError, "model", "same tensor"),
     ("paoding: residual net", RESNET, "paoding", None, {}, ValueError, "model", "chain model"),
     ("psap: no Conv2d", MLP, "psap", DS((16,), 4), {"epochs": 1}, ValueError, "model", "no nn.Conv2d"),
     ("fpgm: no Conv2d", MLP, "fpgm", DS((16,), 4), {"epochs": 1}, ValueError, "model", "no nn.Conv2d"),
