@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from .core import Table
+from .distributed import device_of
 
 # %% auto #0
 __all__ = ['fgsm', 'pgd', 'adversarial_accuracy', 'noise_accuracy', 'auroc', 'max_softmax', 'ood_auroc', 'uniform_noise_like',
@@ -20,7 +21,7 @@ __all__ = ['fgsm', 'pgd', 'adversarial_accuracy', 'noise_accuracy', 'auroc', 'ma
 
 # %% ../nbs/03_robustness.ipynb #f4f40584
 def _input_grad(model, x, y):
-    x = x.clone().requires_grad_(True)
+    x = x.clone().requires_grad_(True)          # x and y are on the model's device (fgsm and pgd move them there)
     with torch.enable_grad():
         loss = F.cross_entropy(model(x), y)
         (g,) = torch.autograd.grad(loss, x)
@@ -30,6 +31,7 @@ def _input_grad(model, x, y):
 def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, clip=(0.0, 1.0)) -> torch.Tensor:
     "FGSM: one step of size `eps` along the sign of the input gradient of the cross-entropy, clipped to `clip`."
     if eps < 0: raise ValueError(f"eps: must be >= 0, got {eps}")
+    dev = device_of(model); x, y = x.to(dev), y.to(dev)           # the attack runs, and returns, on the model's device
     adv = x + eps * _input_grad(model, x, y).sign()
     return adv.clamp(*clip) if clip is not None else adv
 
@@ -40,10 +42,11 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: f
     if eps < 0: raise ValueError(f"eps: must be >= 0, got {eps}")
     if steps < 1: raise ValueError(f"steps: must be >= 1, got {steps}")
     alpha = eps / 4 if alpha is None else alpha
+    dev = device_of(model); x, y = x.to(dev), y.to(dev)
     adv = x.clone()
-    if random_start:
+    if random_start:                                                   # drawn on the generator's device: the same start anywhere
         g = generator if generator is not None else torch.Generator().manual_seed(0)
-        adv = adv + (torch.rand(x.shape, generator=g, dtype=x.dtype) * 2 - 1) * eps
+        adv = adv + (torch.rand(x.shape, generator=g, dtype=x.dtype, device=g.device).to(dev) * 2 - 1) * eps
         if clip is not None: adv = adv.clamp(*clip)
     for _ in range(steps):
         adv = adv + alpha * _input_grad(model, adv, y).sign()
@@ -69,7 +72,8 @@ def adversarial_accuracy(model: nn.Module, ds: TensorDataset, eps: float, attack
     try:
         for X, y in _batches(ds, n, batch_size):
             adv = fgsm(model, X, y, eps, clip) if attack == "fgsm" else pgd(model, X, y, eps, clip=clip, generator=g, **attack_kw)
-            with torch.no_grad(): c, a = model(X).argmax(1) == y, model(adv).argmax(1) == y
+            y = y.to(adv.device)
+            with torch.no_grad(): c, a = model(X.to(adv.device)).argmax(1) == y, model(adv).argmax(1) == y
             total += len(y); clean_ok += c.sum().item(); adv_ok += a.sum().item(); both_ok += (a & c).sum().item()
     finally: model.train(was)
     return dict(acc=adv_ok / total, acc_among_correct=both_ok / max(clean_ok, 1), clean_acc=clean_ok / total, n=total)
@@ -82,13 +86,13 @@ def noise_accuracy(model: nn.Module, ds: TensorDataset, sigma: float, draws: int
     if sigma < 0 or draws < 1: raise ValueError(f"sigma must be >= 0 and draws >= 1, got sigma={sigma}, draws={draws}")
     was = model.training; model.eval()
     g = torch.Generator().manual_seed(seed)
-    correct = total = 0
+    correct, total, dev = 0, 0, device_of(model)
     try:
         for _ in range(draws):
             for X, y in _batches(ds, n):
-                Xn = X + sigma * torch.randn(X.shape, generator=g, dtype=X.dtype)
+                Xn = X + sigma * torch.randn(X.shape, generator=g, dtype=X.dtype)    # drawn on the CPU: the same noise on any device
                 if clip is not None: Xn = Xn.clamp(*clip)
-                correct += (model(Xn).argmax(1) == y).sum().item(); total += len(y)
+                correct += (model(Xn.to(dev)).argmax(1) == y.to(dev)).sum().item(); total += len(y)
     finally: model.train(was)
     return correct / total
 
@@ -113,7 +117,8 @@ def auroc(pos: torch.Tensor, neg: torch.Tensor) -> float:
 def max_softmax(model: nn.Module, X: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     "Maximum softmax probability of `model` on each input of `X` (the baseline OOD score)."
     was = model.training; model.eval()
-    try: return torch.cat([F.softmax(model(X[i:i + batch_size]), 1).max(1).values for i in range(0, len(X), batch_size)])
+    dev = device_of(model)
+    try: return torch.cat([F.softmax(model(X[i:i + batch_size].to(dev)), 1).max(1).values for i in range(0, len(X), batch_size)])
     finally: model.train(was)
 
 
@@ -151,6 +156,7 @@ def fgsm_robust_instances(model: nn.Module, ds: TensorDataset, eps: float, profi
     if eps < 0: raise ValueError(f"eps: must be >= 0, got {eps}")
     X, y = ds.tensors[0][:n], ds.tensors[1][:n]
     if len(X) == 0: raise ValueError("ds: no samples to evaluate")
+    if profile == "reference": X, y = X.to(device_of(model)), y.to(device_of(model))
     if profile == "standard":
         r = adversarial_accuracy(model, TensorDataset(X, y), eps, "fgsm")
         return dict(robust=round(r["acc"] * len(X)), rate=r["acc"], rate_among_correct=r["acc_among_correct"],
@@ -216,18 +222,18 @@ def _linop(iv, fn, fn_abs, bias=None):
 
 def interval_layer(iv: Interval, m: nn.Module) -> Interval:
     "Propagate the box `iv` through one module (Linear, Conv2d, BatchNorm in eval mode, activations, pooling, Flatten, Dropout)."
-    if isinstance(m, nn.Linear): return iv.affine(m.weight.to(iv.lo.dtype), None if m.bias is None else m.bias.to(iv.lo.dtype))
+    if isinstance(m, nn.Linear): return iv.affine(m.weight.to(iv.lo), None if m.bias is None else m.bias.to(iv.lo))
     if isinstance(m, nn.Conv2d):
-        W = m.weight.to(iv.lo.dtype)
+        W = m.weight.to(iv.lo)
         kw = dict(stride=m.stride, padding=m.padding, dilation=m.dilation, groups=m.groups)
-        b = None if m.bias is None else m.bias.to(iv.lo.dtype)[:, None, None]
+        b = None if m.bias is None else m.bias.to(iv.lo)[:, None, None]
         return _linop(iv, lambda t: F.conv2d(t, W, **kw), lambda t: F.conv2d(t, W.abs(), **kw), b)
     if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
         if m.training: raise ValueError("interval_layer: BatchNorm must be in eval mode (call model.eval())")
-        d = iv.lo.dtype   # compute in the interval's precision, or float32 rounding can break soundness
-        w = m.weight.to(d) if m.weight is not None else 1.0
-        scale = w / torch.sqrt(m.running_var.to(d) + m.eps)
-        shift = (m.bias.to(d) if m.bias is not None else 0.0) - m.running_mean.to(d) * scale
+        # compute in the interval's precision (float32 rounding can break soundness) and on its device: .to(iv.lo)
+        w = m.weight.to(iv.lo) if m.weight is not None else 1.0
+        scale = w / torch.sqrt(m.running_var.to(iv.lo) + m.eps)
+        shift = (m.bias.to(iv.lo) if m.bias is not None else 0.0) - m.running_mean.to(iv.lo) * scale
         shape = (-1,) + (1,) * (iv.lo.dim() - 2)
         return iv.scale(scale.view(shape)) + shift.view(shape)
     if isinstance(m, nn.ReLU): return iv.relu()
@@ -246,7 +252,8 @@ def interval_bounds(model: nn.Module, lo, hi, dtype=torch.float64) -> dict:
     if not is_chain(model): raise ValueError("model: interval_bounds needs a chain (nn.Sequential) model")
     if model.training: raise ValueError("model: call model.eval() first (BatchNorm and Dropout must be in eval mode)")
     shape = getattr(model, "input_shape", None)
-    lo, hi = torch.as_tensor(lo, dtype=dtype), torch.as_tensor(hi, dtype=dtype)
+    dev = device_of(model)
+    lo, hi = torch.as_tensor(lo, dtype=dtype, device=dev), torch.as_tensor(hi, dtype=dtype, device=dev)
     if lo.dim() == 0 and shape is not None: lo, hi = lo.expand(1, *shape).clone(), hi.expand(1, *shape).clone()
     iv, out = Interval(lo, hi), {}
     for name, m in model.named_modules():
@@ -261,7 +268,8 @@ def robustness_metrics(model: nn.Module, ds: TensorDataset, eps=(0.01, 0.05, 0.1
     X, y = ds.tensors[0][:n], ds.tensors[1][:n]
     sub = TensorDataset(X, y)
     with torch.no_grad():
-        was = model.training; model.eval(); acc = (model(X).argmax(1) == y).sum().item() / len(y); model.train(was)
+        dev = device_of(model)
+        was = model.training; model.eval(); acc = (model(X.to(dev)).argmax(1) == y.to(dev)).sum().item() / len(y); model.train(was)
     out = dict(acc=acc)
     for e in eps: out[f"fgsm@{e}"] = adversarial_accuracy(model, sub, e, "fgsm")["acc"]
     for e in (eps if pgd_eps is None else pgd_eps): out[f"pgd@{e}"] = adversarial_accuracy(model, sub, e, "pgd", seed=seed)["acc"]

@@ -88,16 +88,38 @@ def test_device_agnostic_paths_on_this_machine():
     assert 0.9 < evaluate(m, test) <= 1.0
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine: the CUDA path runs where one is present")
-def test_cuda_paths():
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                  reason="no CUDA device on this machine: the CUDA path runs where one is present"))]
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_every_path_on_the_models_device(dev):
+    "Every method, evaluation, the attacks and interval bounds on a model on `dev`: results on that device, and close to the CPU's."
     import prunebook
     from prunebook.models import pretrained, evaluate
-    from prunebook.data import load_mnist5k, unlabeled_subset
+    from prunebook.data import load_mnist5k, load_digits, unlabeled_subset
+    from prunebook.robustness import adversarial_accuracy, noise_accuracy, robustness_metrics, interval_bounds, ood_auroc
     train, test = load_mnist5k()
-    m = pretrained("lenet5-mnist5k").cuda()
-    assert abs(evaluate(m, test) - evaluate(pretrained("lenet5-mnist5k"), test)) < 0.005
+    cpu = pretrained("lenet5-mnist5k"); m = pretrained("lenet5-mnist5k").to(dev)
+    assert abs(evaluate(m, test) - evaluate(cpu, test)) < 0.005
+    on_dev = lambda net: next(net.parameters()).device.type == dev
     small, rep = prunebook.prune(m, "submodular", unlabeled_subset(train, 256, seed=0), compression=4, latency=(1,))
-    assert next(small.parameters()).device.type == "cuda"
+    assert on_dev(small) and rep.device.startswith(dev)
     sub = torch.utils.data.TensorDataset(*(t[:512] for t in train.tensors))
     small, rep = prunebook.prune(m, "fpgm", sub, target=0.5, epochs=1, pretrained=True, latency=(1,))
-    assert next(small.parameters()).device.type == "cuda"
+    assert on_dev(small)
+    mlp_cpu = pretrained("mlp-mnist5k"); mlp = pretrained("mlp-mnist5k").to(dev)
+    for method, budget in (("paoding", dict(target=0.5)), ("magnitude", dict(compression=2)), ("random", dict(compression=2))):
+        small, _ = prunebook.prune(mlp, method, **budget, latency=(1,))
+        small_cpu, _ = prunebook.prune(mlp_cpu, method, **budget, latency=None)
+        assert on_dev(small) and abs(evaluate(small, test) - evaluate(small_cpu, test)) < 0.01, method
+    r = adversarial_accuracy(mlp, test, 0.05, "pgd", n=200)
+    assert abs(r["acc"] - adversarial_accuracy(mlp_cpu, test, 0.05, "pgd", n=200)["acc"]) < 0.03
+    assert abs(noise_accuracy(mlp, test, 0.2, n=200) - noise_accuracy(mlp_cpu, test, 0.2, n=200)) < 0.02
+    robustness_metrics(mlp, test, n=200); ood_auroc(mlp, test.tensors[0][:200], torch.rand(200, 1, 28, 28))
+    iv = interval_bounds(mlp.eval(), 0.0, 1.0)
+    assert next(iter(iv.values())).lo.device.type == dev
+    dtrain, _ = load_digits()
+    res = pretrained("resnet20-digits").to(dev)
+    small, _ = prunebook.prune(res, "psap", dtrain, target=0.4, epochs=1, pretrained=True, latency=(1,))
+    assert on_dev(small)
