@@ -12,6 +12,7 @@ import torch.nn as nn
 
 from .core import PruneReport, remove_units, is_chain
 from .robustness import Interval, interval_layer
+from .distributed import device_of
 
 # %% auto #0
 __all__ = ['PROFILES', 'MODES', 'merge', 'Profile', 'make_profile', 'pair_saliency', 'sorted_pairs', 'greedy_pairs', 'dense_view',
@@ -268,7 +269,9 @@ def paoding_prune(model: nn.Module, target: float = 0.5, step: float = 1 / 64, m
     Needs no data. `mode`: 'stochastic' (the method), 'impact' (greedy ablation) or 'baseline' (Srinivas-Babu merge,
     capped at 50 %); `profile`: 'book' or 'reference' (the authors' toolkit), any switch of `Profile` can be overridden
     as a keyword. `recursive` defaults to True for stochastic/impact and False for baseline. `on_step(step_log, model)`
-    is called after every step with the merged (not yet shrunk) model. The caller's model is never modified."""
+    is called after every step with the merged (not yet shrunk) model, on the CPU: the interval arithmetic runs in
+    float64 on the CPU whatever the model's device, and the pruned model comes back on the model's device. The
+    caller's model is never modified."""
     lo, hi = _check_common(model, target, step, input_interval)
     if mode not in MODES: raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     if conv_schedule not in ("oneshot", "stepwise"): raise ValueError(f"conv_schedule: expected 'oneshot' or 'stepwise', got {conv_schedule!r}")
@@ -277,7 +280,8 @@ def paoding_prune(model: nn.Module, target: float = 0.5, step: float = 1 / 64, m
     recursive = (mode != "baseline") if recursive is None else bool(recursive)
     dense_view(model)                                            # validate before any work
     t0 = time.time()
-    work = copy.deepcopy(model).eval()
+    dev = device_of(model)
+    work = copy.deepcopy(model).cpu().eval()   # interval arithmetic in float64 on the CPU, whatever the model's device
     rng = random.Random(seed)
     conv_index, conv_removed = {}, []
     if prune_conv and conv_schedule == "oneshot": conv_removed.append(prune_conv_filters(work, target, conv_index, input_shape))
@@ -355,7 +359,7 @@ def paoding_prune(model: nn.Module, target: float = 0.5, step: float = 1 / 64, m
                                                actual={n: len(removed[l]) / N[l] for l, (n, _, _) in enumerate(hidden)},
                                                alpha=alpha, beta=beta, recursive=recursive, seed=seed, input_interval=(lo, hi),
                                                conv_removed=conv_removed, steps=steps))
-    return work, report
+    return work.to(dev), report
 
 # %% ../nbs/10_paoding.ipynb #4cf91a1f
 def _one_shot(model, target, step, choose, method, physical, input_shape, t0, **logs):
