@@ -285,6 +285,8 @@ def submodular_prune(model: nn.Module, data, compression: float = 4, variant: st
     else: raise TypeError(f"data: expected a tensor of inputs or a TensorDataset (None only for the data-free "
                           f"selection='random'/'weightnorm' with reweight=False), got {type(data).__name__}")
     if X is not None and len(X) == 0: raise ValueError("data: no samples (the method needs a few hundred unlabeled inputs)")
+    if X is not None and X.is_floating_point() and not torch.isfinite(X).all():
+        raise ValueError(f"data: {int((~torch.isfinite(X)).sum())} of the inputs' values are NaN or infinite; the least squares need finite inputs")
     if variant not in VARIANTS: raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
     if selection not in SELECTIONS: raise ValueError(f"selection: expected one of {SELECTIONS}, got {selection!r}")
     if collect_mode not in ("eval", "train"): raise ValueError(f"collect_mode: expected 'eval' or 'train', got {collect_mode!r}")
