@@ -121,7 +121,7 @@ def select_filters(conv: nn.Conv2d, n: int, criterion: str = "l2", exempt=None) 
 def _buf(opt, p):
     return opt.state.get(p, {}).get("momentum_buffer") if opt is not None else None
 
-
+# %% ../nbs/30_psap.ipynb #f79d8ee1
 @torch.no_grad()
 def prune_step(model: nn.Module, opt, counts, recipe: Recipe) -> dict:
     "Zero the selected filters of every conv, backing up the newly zeroed ones; frozen filters released by the allocation get their weights back."
@@ -141,7 +141,7 @@ def prune_step(model: nn.Module, opt, counts, recipe: Recipe) -> dict:
         logs[name] = dict(zeroed=int(n), newly=int(newly.sum()), released=int(released.sum()))
     return logs
 
-
+# %% ../nbs/30_psap.ipynb #2db0ebbe
 @torch.no_grad()
 def protect_and_restore(model: nn.Module, opt, kappa: float = 2.0, rho: float = 0.1, reset_momentum: bool = True) -> dict:
     "Restore zeroed filters with outlier pulses (>= kappa x the median, in the top rho share) from their backups; zero as many weakest live filters instead."
@@ -193,7 +193,7 @@ _SWITCH_CHOICES = dict(criterion=("l2", "fpgm"), schedule=("constant", "asfp"), 
                        masked=("free", "grad_mask", "frozen"))
 _real = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
 
-
+# %% ../nbs/30_psap.ipynb #de5bbff5
 def psap_prune(model: nn.Module, train_data: TensorDataset, target: float = 0.6, epochs: int = 10, method: str = "psap",
                pretrained: bool = False, seed: int = 0, lr: float | None = None, batch_size: int = 128, momentum: float = 0.9,
                weight_decay: float = 5e-4, theta: float = 0.1, p_min: float = 0.0, p_max: float = 0.9, kappa: float = 2.0,
@@ -228,7 +228,7 @@ def psap_prune(model: nn.Module, train_data: TensorDataset, target: float = 0.6,
     _warn_if_chance(history, small, lr, pretrained)
     return small, report
 
-
+# %% ../nbs/30_psap.ipynb #8c3ebade
 def default_lr(model: nn.Module, pretrained: bool) -> float:
     "0.01 to fine-tune a trained model; from scratch 0.1 with BatchNorm (the SFP papers' rate), 0.01 without."
     has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
@@ -247,7 +247,7 @@ def _warn_if_chance(history, small, lr, pretrained):
     warnings.warn(f"psap_prune: the last epoch trained at chance level (train accuracy {last['train_acc']:.3f}, loss "
                   f"{last['loss']:.3g}) with lr={lr}; the pruned model is not usable. If {hint}.", RuntimeWarning, stacklevel=3)
 
-
+# %% ../nbs/30_psap.ipynb #34beda55
 def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr, batch_size, momentum, weight_decay, theta,
                  p_min, p_max, kappa, rho, probe_iters, val_data, progress, method):
     """The prune-train loop of `psap_prune`, on a copy of `model` and on the model's device. Under `torchrun` each rank
@@ -356,7 +356,7 @@ def finalize(model: nn.Module, train_data: TensorDataset, recalibrate_batches: i
         for b, m in zip(bns, saved): b.momentum = m
     return model.eval()
 
-
+# %% ../nbs/30_psap.ipynb #78fb708d
 def _slice_bn(bn, idx):
     new = nn.BatchNorm2d(len(idx), eps=bn.eps, momentum=bn.momentum)
     with torch.no_grad():
@@ -393,7 +393,7 @@ class PrunedBlock(nn.Module):
         full = self.const.view(1, -1, 1, 1).expand(z.shape[0], -1, z.shape[2], z.shape[3]).clone()
         return F.relu(full.index_copy(1, self.out_idx, z) + self.shortcut(x))
 
-
+# %% ../nbs/30_psap.ipynb #2ffc7b73
 class PrunedResNet(nn.Module):
     "The small dense CIFAR ResNet after soft filter pruning: narrower convs, the residual stream at full width."
     def __init__(self, net: ResNetCifar):
@@ -416,7 +416,7 @@ class PrunedResNet(nn.Module):
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
-
+# %% ../nbs/30_psap.ipynb #69d5e92e
 def _strip(model):
     for m in model.modules():
         for b in ("psap_mask", "psap_backup", "psap_pulse", "psap_grace"): m._buffers.pop(b, None)
