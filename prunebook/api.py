@@ -122,20 +122,20 @@ def _check_shared(model: nn.Module):
             seen.setdefault(id(p), where)
 
 
-def _check_model(m: Method, model: nn.Module):
+def _check_model(m: Method, model: nn.Module, input_shape=None):
     "The method's own test of what it can prune, run on the caller's model; anything it cannot prune is a ValueError naming `model`."
     _check_shared(model)
     try:
         if m.fn is paoding_prune: dense_view(model)
         elif m.fn is submodular_prune:
-            if not pruning_pairs(model):
+            if not pruning_pairs(model, input_shape):
                 layers = list(prunable_layers(model))
                 raise ValueError(f"model: {m.name!r} has nothing to prune: it removes units of a Linear or Conv2d layer that feeds "
                                  f"another one, and this model has {f'only the output layer {layers}' if layers else 'no such layer'}")
-        else: prunable_convs(model); structure(model)
+        else: prunable_convs(model, input_shape)
     except (ValueError, NotImplementedError) as e:
         msg = _line(e)
-        raise ValueError(msg if msg.startswith("model:") else f"model: {m.name!r} cannot prune this architecture ({msg})") from None
+        raise ValueError(msg if msg.startswith(("model:", "input_shape:")) else f"model: {m.name!r} cannot prune this architecture ({msg})") from None
 
 
 @torch.no_grad()
@@ -222,11 +222,13 @@ def check_inputs(model: nn.Module, method: str, data=None, input_shape=None, lat
                                 or not all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in latency)):
         raise ValueError(f"latency: expected a tuple of positive batch sizes, e.g. (1, 256), or None; got {latency!r}")
     _check_data(m, data)
-    _check_model(m, model)
     dtype = _model_dtype(model)
-    if input_shape is not None: _check_input_shape(model, input_shape, dtype)
+    if input_shape is not None: input_shape = _check_input_shape(model, input_shape, dtype)
     elif latency is not None and getattr(model, "input_shape", None) is not None:
         _check_input_shape(model, model.input_shape, dtype, "model.input_shape")
+    first = data.tensors[0] if isinstance(data, TensorDataset) and data.tensors else data
+    _check_model(m, model, input_shape if input_shape is not None else
+                 tuple(first.shape[1:]) if isinstance(first, torch.Tensor) and first.dim() > 1 else getattr(model, "input_shape", None))
     if data is None: return None
     tensors = data.tensors if isinstance(data, TensorDataset) else (data,)
     if not tensors: raise ValueError("data: the TensorDataset holds no tensors; expected TensorDataset(inputs) or TensorDataset(inputs, labels)")

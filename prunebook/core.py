@@ -95,26 +95,58 @@ def _input_shape(model, input_shape):
     return tuple(int(s) for s in shape)
 
 
+_GRAPH_CUTS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)
+
+
+def _trace(model, input_shape):
+    "Torch-Pruning's dependency graph of `model`, traced in eval mode on one zero input; every module's mode is restored."
+    import torch_pruning as tp
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()                # a trace in train mode would move BatchNorm's running statistics
+    try:
+        with torch.enable_grad():   # the dependency graph is traced through autograd
+            return tp.DependencyGraph().build_dependency(model, example_inputs=_example(model, _input_shape(model, input_shape)))
+    finally:
+        for m, was in modes: m.train(was)
+
+
+def _group(model, dg, layer, remove):
+    "The dependency group of removing units `remove` of `layer`, checked: every coupled module with weights is one the engine can cut."
+    import torch_pruning as tp
+    mods, names = dict(model.named_modules()), {m: n for n, m in model.named_modules()}
+    fn = tp.prune_conv_out_channels if isinstance(mods[layer], nn.Conv2d) else tp.prune_linear_out_channels
+    group = dg.get_pruning_group(mods[layer], fn, idxs=[int(i) for i in remove])
+    for dep, _ in group:
+        m = dep.target.module
+        if m not in names: continue   # Torch-Pruning's own nodes for functional ops (add, cat, reshape, ...)
+        if not isinstance(m, _GRAPH_CUTS):
+            if any(True for _ in m.parameters(recurse=False)):
+                raise NotImplementedError(f"{names[m]}: {type(m).__name__} depends on the units of {layer!r} and has weights this "
+                                          f"engine does not cut (it cuts {', '.join(c.__name__ for c in _GRAPH_CUTS)})")
+            continue
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)) and m.groups != 1 and not m.groups == m.in_channels == m.out_channels:
+            raise NotImplementedError(f"{names[m]}: grouped convolutions (groups={m.groups}) depend on the units of {layer!r}; "
+                                      "this engine cuts ungrouped and depthwise convolutions only")
+        if isinstance(m, nn.LayerNorm) and len(m.normalized_shape) != 1:
+            raise NotImplementedError(f"{names[m]}: a LayerNorm over {len(m.normalized_shape)} dimensions depends on the units of {layer!r}")
+    return group
+
+
 def graph_plan(model: nn.Module, layer: str, remove, input_shape=None) -> list:
     "Torch-Pruning's dependency group for removing units `remove` of `layer`, as `(name, role, indices)` triples."
-    import torch_pruning as tp
     mods = dict(model.named_modules())
     if layer not in mods or not isinstance(mods[layer], PRUNABLE):
         raise ValueError(f"layer: {layer!r} is not a Linear or Conv2d layer of the model; "
                          f"prunable layers are {list(prunable_layers(model))}")
     names = {m: n for n, m in model.named_modules()}
-    with torch.enable_grad():   # the dependency graph is traced through autograd
-        dg = tp.DependencyGraph().build_dependency(model, example_inputs=_example(model, _input_shape(model, input_shape)))
-    fn = tp.prune_conv_out_channels if isinstance(mods[layer], nn.Conv2d) else tp.prune_linear_out_channels
-    group = dg.get_pruning_group(mods[layer], fn, idxs=[int(i) for i in remove])
     plan = []
-    for dep, idxs in group:
+    for dep, idxs in _group(model, _trace(model, input_shape), layer, remove):
         m = dep.target.module
-        if m not in names or not isinstance(m, PRUNABLE + _NORMS): continue
-        kind = dep.handler.__name__
-        role = "in" if "in_channels" in kind else ("norm" if isinstance(m, _NORMS) else "out")
+        if m not in names or not isinstance(m, _GRAPH_CUTS): continue
+        role = "in" if "in_channels" in dep.handler.__name__ else ("norm" if isinstance(m, _NORMS + (nn.LayerNorm,)) else "out")
         plan.append((names[m], role, sorted(int(i) for i in idxs)))
     return plan
+
 
 # %% ../nbs/00_core.ipynb #2c5e1630
 def expand(plan: list, remove) -> list:
@@ -153,8 +185,11 @@ def _zero(m, role, drop):
     "Soft-mask the slices `drop` of module `m` in `role` (shapes kept)."
     idx = torch.tensor(sorted(int(i) for i in drop), dtype=torch.long, device=m.weight.device)
     if len(idx) == 0: return
-    if isinstance(m, _NORMS):
-        m.weight[idx] = 0; m.bias[idx] = 0; return
+    if isinstance(m, _NORMS + (nn.LayerNorm,)):
+        if m.weight is None: raise NotImplementedError(f"{type(m).__name__} without weights: its units cannot be masked")
+        m.weight[idx] = 0
+        if m.bias is not None: m.bias[idx] = 0
+        return
     if role == "out":
         m.weight[idx] = 0
         if m.bias is not None: m.bias[idx] = 0
@@ -179,21 +214,47 @@ def _check_keep(model, layer, keep, allow_empty=False):
     return sorted(keep), [i for i in range(n) if i not in set(keep)]
 
 
-def _plan(model, layer, drop, engine, input_shape):
+def _plan(model, layer, drop, engine, input_shape, cut=False):
     if engine not in ("auto", "chain", "graph"):
         raise ValueError(f"engine: expected 'auto', 'chain' or 'graph', got {engine!r}")
+    if engine == "chain" and not is_chain(model): raise ValueError("engine: 'chain' needs an nn.Sequential model; use 'graph'")
     if engine == "chain" or (engine == "auto" and is_chain(model)):
-        if not is_chain(model): raise ValueError("engine: 'chain' needs an nn.Sequential model; use 'graph'")
-        return expand(chain_plan(model, layer), drop)
+        try: return expand(chain_plan(model, layer), drop)
+        except NotImplementedError:   # a module the chain walker has no rule for: "auto" asks the graph engine
+            if engine == "chain": raise
+    if cut: return None         # the graph engine: Torch-Pruning cuts, after _group has checked what it meets
     return graph_plan(model, layer, drop, input_shape)
+
+
+def _refit_unflatten(model, input_shape):
+    "After a cut, shrink the channel count of every `nn.Unflatten` to the width that now reaches it."
+    def fit(m, args):
+        n, rest = args[0].shape[m.dim], math.prod(m.unflattened_size[1:])
+        if n != math.prod(m.unflattened_size):
+            if n % rest: raise NotImplementedError(f"Unflatten{tuple(m.unflattened_size)}: {n} inputs do not split as "
+                                                   f"(channels, {', '.join(map(str, m.unflattened_size[1:]))})")
+            m.unflattened_size = (n // rest, *m.unflattened_size[1:])
+    hooks = [m.register_forward_pre_hook(fit) for m in model.modules() if isinstance(m, nn.Unflatten)]
+    if not hooks: return
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad(): model(_example(model, input_shape))
+    finally:
+        for h in hooks: h.remove()
+        for m, was in modes: m.train(was)
 
 
 def remove_units(model: nn.Module, layer: str, keep, inplace: bool = False, engine: str = "auto",
                  input_shape=None) -> nn.Module:
     "Physically remove every output unit of `layer` not in `keep`, shrinking everything that consumes them."
     keep, drop = _check_keep(model, layer, keep)
-    plan = _plan(model, layer, drop, engine, input_shape)   # built on the caller's model, which it does not modify
-    out = model if inplace else copy.deepcopy(model)
+    plan = _plan(model, layer, drop, engine, input_shape, cut=True)
+    out = model if inplace else copy.deepcopy(model)   # the caller's model is never modified unless inplace=True
+    if plan is None:            # the graph engine: Torch-Pruning cuts the whole dependency group (refusals come before any cut)
+        _group(out, _trace(out, input_shape), layer, drop).prune()
+        if any(isinstance(m, nn.Unflatten) for m in out.modules()): _refit_unflatten(out, _input_shape(model, input_shape))
+        return out
     mods = dict(out.named_modules())
     for name, role, idx in plan: _cut(mods[name], role, idx)
     return out

@@ -12,14 +12,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from .core import PruneReport, remove_units, is_chain, chain_plan, layer_macs, register_arch, ARCHITECTURES
+from .core import PruneReport, remove_units, is_chain, chain_plan, graph_plan, _trace, layer_macs, register_arch, ARCHITECTURES
 from .models import ResNetCifar, BasicBlock
 from .distributed import (device_of, to_device, is_main, all_reduce_sum, train_loader, set_epoch,
                                    data_parallel, sync_buffers)
 
 # %% auto #0
-__all__ = ['METHODS', 'Recipe', 'asfp_ratio', 'prunable_convs', 'layer_sparsity', 'allocate', 'filter_norms', 'fpgm_scores',
-           'select_filters', 'prune_step', 'protect_and_restore', 'psap_prune', 'default_lr', 'structure', 'finalize',
+__all__ = ['METHODS', 'Recipe', 'asfp_ratio', 'structure', 'prunable_convs', 'layer_sparsity', 'allocate', 'filter_norms',
+           'fpgm_scores', 'select_filters', 'prune_step', 'protect_and_restore', 'psap_prune', 'default_lr', 'finalize',
            'PrunedBlock', 'PrunedResNet', 'hard_remove', 'psap_resnet', 'sfp_flops']
 
 # %% ../nbs/30_psap.ipynb #bb26193a
@@ -47,11 +47,41 @@ def asfp_ratio(P: float, t: float, T: float) -> float:
     return P if t >= T else P * (1 - 4.0 ** (-8.0 * t / T))
 
 # %% ../nbs/30_psap.ipynb #7d1956d8
-def prunable_convs(model: nn.Module) -> list:
-    "Every Conv2d of the model, in order (the soft-filter-pruning family prunes them all, never the classifier)."
+def structure(model: nn.Module) -> str:
+    "'resnet' for prunebook's CIFAR ResNet, 'chain' for an nn.Sequential, 'graph' for any other model."
+    if isinstance(model, ResNetCifar): return "resnet"
+    return "chain" if is_chain(model) else "graph"
+
+
+def _free_convs(model, input_shape):
+    "Ungrouped convs whose filters only their own BatchNorm and the Linear/Conv2d layers that read them depend on."
+    import torch_pruning as tp
+    names, free = {m: n for n, m in model.named_modules()}, []
+    dg = _trace(model, input_shape)
+    for n, m in model.named_modules():
+        if not isinstance(m, nn.Conv2d) or m.groups != 1 or m not in dg.module2node: continue
+        readers, alone = 0, True
+        for dep, _ in dg.get_pruning_group(m, tp.prune_conv_out_channels, idxs=[0]):
+            t = dep.target.module
+            if t is m or t not in names or isinstance(t, (nn.BatchNorm1d, nn.BatchNorm2d)): continue
+            if "in_channels" in dep.handler.__name__ and type(t) in (nn.Conv2d, nn.Linear) and getattr(t, "groups", 1) == 1: readers += 1
+            else: alone = False       # another writer of the same channels (a residual stream), a depthwise conv, a LayerNorm
+        if alone and readers: free.append(n)
+    return free
+
+
+def prunable_convs(model: nn.Module, input_shape=None) -> list:
+    """The convs whose filters the loop zeroes, in order: every Conv2d of a chain or of prunebook's CIFAR ResNet; in any
+    other model (traced with `input_shape` or `model.input_shape`) the convs no other layer is coupled to. Once the
+    loop has started, the convs that carry its masks."""
     convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
     if not convs: raise ValueError("model: PSAP prunes convolution filters, and this model has no nn.Conv2d layer")
-    return convs
+    if any(hasattr(m, "psap_mask") for _, m in convs): return [(n, m) for n, m in convs if hasattr(m, "psap_mask")]
+    if structure(model) != "graph": return convs
+    free = set(_free_convs(model, input_shape))
+    if not free: raise ValueError(f"model: none of its {len(convs)} convolutions can lose filters on its own (each is coupled to other "
+                                  "layers: a residual stream, a grouped or depthwise convolution, a LayerNorm)")
+    return [(n, m) for n, m in convs if n in free]
 
 
 def layer_sparsity(conv: nn.Conv2d, theta: float = 0.1) -> float:
@@ -164,7 +194,8 @@ def protect_and_restore(model: nn.Module, opt, kappa: float = 2.0, rho: float = 
     return logs
 
 # %% ../nbs/30_psap.ipynb #fb77304f
-def _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr=None, momentum=0.9, weight_decay=0.0, batch_size=1):
+def _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr=None, momentum=0.9, weight_decay=0.0, batch_size=1,
+           input_shape=None):
     if not isinstance(model, nn.Module): raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target < 1:
         raise ValueError(f"target: expected a fraction of filters in (0, 1), got {target!r}")
@@ -184,7 +215,7 @@ def _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr
                                  ("weight_decay", weight_decay, _real(weight_decay) and 0 <= weight_decay < math.inf, "a finite number >= 0"),
                                  ("batch_size", batch_size, isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1, "an integer >= 1")]:
         if not ok: raise ValueError(f"{name}: expected {allowed}, got {v!r}")
-    convs = prunable_convs(model); structure(model)
+    convs = prunable_convs(model, input_shape)
     if not any(m.weight.requires_grad for _, m in convs):
         raise ValueError("model: every conv is frozen (requires_grad=False); prune-train prunes only the convs it trains")
 
@@ -206,20 +237,21 @@ def psap_prune(model: nn.Module, train_data: TensorDataset, target: float = 0.6,
     from scratch, pass a freshly initialised model (learning rate 0.1, or 0.01 for a model without BatchNorm). A run
     whose last epoch trains at chance level warns (`RuntimeWarning`). The caller's model is not modified."""
     t_start = time.time()
-    _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr, momentum, weight_decay, batch_size)
+    shape = tuple(input_shape or getattr(model, "input_shape", None) or train_data.tensors[0].shape[1:])
+    _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr, momentum, weight_decay, batch_size, shape)
     recipe = replace(METHODS[method], **switches)
     dev = device_of(model)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):   # the caller's global RNG is left as it was
         torch.manual_seed(seed)
         work, steps, history, K, lr = _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr, batch_size,
                                                    momentum, weight_decay, theta, p_min, p_max, kappa, rho, probe_iters,
-                                                   val_data, progress, method)
+                                                   val_data, progress, method, shape)
         masked_model = finalize(work, train_data, recalibrate_batches, batch_size, seed)
     small = hard_remove(masked_model)
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     for n, p in small.named_parameters(): p.requires_grad_(n not in frozen)   # frozen layers stay frozen
     kept = {n: torch.nonzero(m.psap_mask).flatten().tolist() for n, m in prunable_convs(masked_model)}
-    report = PruneReport.from_models(method, model, small, input_shape or getattr(model, "input_shape", None), kept=kept,
+    report = PruneReport.from_models(method, model, small, shape, kept=kept,
                                      seconds=time.time() - t_start, data=f"{len(train_data)} labelled training samples",
                                      logs=dict(method=method, recipe=asdict(recipe), target=target, epochs=epochs, lr=lr, seed=seed,
                                                pretrained=pretrained, probe_iters=K, steps=steps, history=history,
@@ -249,11 +281,12 @@ def _warn_if_chance(history, small, lr, pretrained):
 
 # %% ../nbs/30_psap.ipynb #34beda55
 def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr, batch_size, momentum, weight_decay, theta,
-                 p_min, p_max, kappa, rho, probe_iters, val_data, progress, method):
+                 p_min, p_max, kappa, rho, probe_iters, val_data, progress, method, input_shape=None):
     """The prune-train loop of `psap_prune`, on a copy of `model` and on the model's device. Under `torchrun` each rank
     trains on its shard and DDP averages the gradients, so the weights, the gradient pulses and every decision below
     are the same on every rank; the masks and backups stay out of DDP's buffer broadcast (each rank keeps its own)."""
     work = copy.deepcopy(model)
+    if getattr(work, "input_shape", None) is None and input_shape is not None: work.input_shape = tuple(input_shape)   # for tracing the copy
     _init_state(work)
     dev = device_of(work)
     dl = train_loader(train_data, batch_size, seed)
@@ -319,15 +352,9 @@ def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr
 
 
 # %% ../nbs/30_psap.ipynb #c3ace604
-def structure(model: nn.Module) -> str:
-    "'resnet' for prunebook's CIFAR ResNet, 'chain' for an nn.Sequential CNN; other architectures are refused."
-    if isinstance(model, ResNetCifar): return "resnet"
-    if is_chain(model): return "chain"
-    raise ValueError("model: PSAP's hard removal supports chain CNNs (nn.Sequential) and prunebook's resnet_cifar")
-
-
 def _norm_after(model, name):
     if structure(model) == "chain": return next((c.name for c in chain_plan(model, name) if c.role == "norm"), None)
+    if structure(model) == "graph": return next((n for n, r, _ in graph_plan(model, name, [0]) if r == "norm"), None)
     if name == "conv1": return "bn1"
     return name[:-len("conv1")] + "bn1" if name.endswith("conv1") else name[:-len("conv2")] + "bn2"
 
@@ -435,7 +462,7 @@ def hard_remove(masked_model: nn.Module) -> nn.Module:
     small = copy.deepcopy(masked_model)
     for name, conv in prunable_convs(masked_model):
         keep = torch.nonzero(conv.psap_mask).flatten().tolist()
-        if len(keep) < conv.out_channels: remove_units(small, name, keep, inplace=True)
+        if len(keep) < conv.out_channels: remove_units(small, name, keep, inplace=True, input_shape=getattr(masked_model, "input_shape", None))
     if hasattr(masked_model, "input_shape"): small.input_shape = masked_model.input_shape
     return _strip(small).eval()
 

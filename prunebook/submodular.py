@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import PruneReport, prunable_layers, remove_units, is_chain, chain_plan, count_params
+from .core import PruneReport, prunable_layers, remove_units, is_chain, chain_plan, count_params, _trace
 from .distributed import device_of, to_device, world, all_reduce_sum, shard_rows
 
 # %% auto #0
@@ -144,22 +144,62 @@ class Pair(NamedTuple):
     norm: str | None      # the BatchNorm right after `layer`, if any
 
 
-def pruning_pairs(model: nn.Module) -> list:
-    "Prunable (layer, next module) pairs: every Linear/Conv2d of a chain but the last; in a residual network, each block's inner conv."
-    mods = dict(model.named_modules())
+def _chain_pairs(model):
+    mods, out = dict(model.named_modules()), []
+    for name in list(prunable_layers(model))[:-1]:
+        plan = chain_plan(model, name)
+        nxt = next(c for c in plan if c.role == "in")
+        norm = next((c.name for c in plan if c.role == "norm"), None)
+        m = mods[nxt.name]
+        out.append(Pair(name, nxt.name, m.kernel_size[0] * m.kernel_size[1] if isinstance(m, nn.Conv2d) else nxt.block, norm))
+    return out
+
+
+def _graph_pairs(model, input_shape):
+    "Layers whose units one Linear or ungrouped Conv2d reads alone, through channel-wise modules, found on the dependency graph."
+    import torch_pruning as tp
+    mods, names = dict(model.named_modules()), {m: n for n, m in model.named_modules()}
+    dg, out = _trace(model, input_shape), []
+    for name, n in prunable_layers(model).items():
+        m = mods[name]
+        if m not in dg.module2node: continue      # inside a module the graph treats whole (an attention's output projection)
+        fn = tp.prune_conv_out_channels if isinstance(m, nn.Conv2d) else tp.prune_linear_out_channels
+        readers, norms, coupled = [], [], False
+        for dep, idxs in dg.get_pruning_group(m, fn, idxs=[0]):
+            t = dep.target.module
+            if t is m or t not in names: continue
+            if isinstance(t, (nn.BatchNorm1d, nn.BatchNorm2d)): norms.append(names[t])
+            elif "in_channels" in dep.handler.__name__: readers.append((t, len(idxs)))
+            else: coupled = True          # another writer (a residual stream), a LayerNorm, a depthwise conv
+        if coupled or len(readers) != 1 or len(norms) > 1: continue
+        t, block = readers[0]
+        if isinstance(t, nn.Conv2d) and t.groups == 1 and t.in_channels == n and block == 1:
+            out.append(Pair(name, names[t], t.kernel_size[0] * t.kernel_size[1], norms[0] if norms else None))
+        elif type(t) is nn.Linear and t.in_features == n * block:
+            out.append(Pair(name, names[t], block, norms[0] if norms else None))
+    return out
+
+
+def pruning_pairs(model: nn.Module, input_shape=None) -> list:
+    """Prunable (layer, next module) pairs: every layer whose units a single Linear or Conv2d reads, and reads alone.
+
+    A chain is walked by hand (`chain_plan`); any other model, or a chain with a module the walker has no rule for, is
+    traced with Torch-Pruning's dependency graph (`input_shape`, one sample's shape, or `model.input_shape`). Layers
+    coupled to others (a residual stream written by several convolutions), read by several modules, or read through a
+    LayerNorm or a depthwise convolution have no single next layer to refit and are left whole."""
+    layers = prunable_layers(model)
+    if len(layers) < 2:
+        raise ValueError(f"model: nothing to prune: its only Linear or Conv2d layer is {list(layers)}" if layers else
+                         "model: nothing to prune: it has no Linear or Conv2d layer")
     if is_chain(model):
-        out = []
-        for name in list(prunable_layers(model))[:-1]:
-            plan = chain_plan(model, name)
-            nxt = next(c for c in plan if c.role == "in")
-            norm = next((c.name for c in plan if c.role == "norm"), None)
-            m = mods[nxt.name]
-            out.append(Pair(name, nxt.name, m.kernel_size[0] * m.kernel_size[1] if isinstance(m, nn.Conv2d) else nxt.block, norm))
-        return out
-    blocks = [(n, m) for n, m in model.named_modules() if n and all(isinstance(getattr(m, a, None), c) for a, c in
-              (("conv1", nn.Conv2d), ("bn1", nn.BatchNorm2d), ("conv2", nn.Conv2d)))]
-    if not blocks: raise ValueError("model: expected a chain (nn.Sequential) or a residual network whose blocks have conv1, bn1 and conv2")
-    return [Pair(f"{n}.conv1", f"{n}.conv2", m.conv2.kernel_size[0] * m.conv2.kernel_size[1], f"{n}.bn1") for n, m in blocks]
+        try: return _chain_pairs(model)
+        except NotImplementedError: pass
+    pairs = _graph_pairs(model, input_shape)
+    if not pairs:
+        raise ValueError(f"model: nothing to prune: none of its {len(layers)} Linear/Conv2d layers has units that exactly one Linear "
+                         "or Conv2d layer reads, and reads alone (units read through a LayerNorm, by several layers, or together "
+                         "with other layers' units stay whole)")
+    return pairs
 
 
 @torch.no_grad()
@@ -178,7 +218,7 @@ def next_inputs(model: nn.Module, X: torch.Tensor, next_name: str, mode: str = "
     if isinstance(mod, nn.Conv2d):
         u = F.unfold(x, mod.kernel_size, dilation=mod.dilation, padding=mod.padding, stride=mod.stride)
         return u.transpose(1, 2).reshape(-1, u.shape[1])
-    return x.flatten(1)
+    return x.reshape(-1, x.shape[-1])          # a Linear acts on the last dimension: every token is a row
 
 
 def next_weight(model: nn.Module, next_name: str) -> torch.Tensor:
@@ -229,7 +269,9 @@ def actgrad_scores(model: nn.Module, X: torch.Tensor, y: torch.Tensor, pair: Pai
             model.zero_grad()
             F.cross_entropy(model(to_device(X[i:i + batch_size], dev)), to_device(y[i:i + batch_size], dev), reduction="sum").backward()
             prod = (store["a"] * store["a"].grad).detach()
-            prod = prod.flatten(2).sum(-1) if prod.dim() == 4 else prod.view(len(prod), -1, pair.group).sum(-1)
+            if prod.dim() == 4: prod = prod.flatten(2).sum(-1)                       # a conv's input: sum over positions
+            else:                                                                     # a Linear's: over tokens, then column blocks
+                prod = (prod.flatten(1, -2).sum(1) if prod.dim() > 2 else prod).view(len(prod), -1, pair.group).sum(-1)
             total = total + prod.abs().sum(0)
     finally:
         h.remove(); model.train(was); model.zero_grad()
@@ -255,7 +297,7 @@ def _select(selection, k, n, pair, B, A, W, rng, model, X, y, reweight, dead="or
 
 
 @torch.no_grad()
-def _apply(model, pair, order, W_new, n, reweight_only=False, remove_only=False):
+def _apply(model, pair, order, W_new, n, reweight_only=False, remove_only=False, input_shape=None):
     "Write the refitted weights into the next module and physically remove the layer's other channels (one silent channel if k = 0)."
     nxt = dict(model.named_modules())[pair.next]
     if not remove_only:
@@ -263,12 +305,12 @@ def _apply(model, pair, order, W_new, n, reweight_only=False, remove_only=False)
         if not order: nxt.weight.zero_()
     if reweight_only: return
     keep = sorted(order) if order else [0]
-    if len(keep) < n: remove_units(model, pair.layer, keep, inplace=True)
+    if len(keep) < n: remove_units(model, pair.layer, keep, inplace=True, input_shape=input_shape)
 
 
 def submodular_prune(model: nn.Module, data, compression: float = 4, variant: str = "asym", reweight: bool = True,
                      per_layer: dict | None = None, seed: int = 0, selection: str = "greedy", collect_mode: str = "eval",
-                     dead: str = "original"):
+                     dead: str = "original", input_shape=None):
     """Structured pruning by weakly submodular greedy selection; returns `(smaller_model, PruneReport)`.
 
     Data: `data` is a tensor of a few hundred **unlabeled** inputs (or a `TensorDataset`; labels are used only by
@@ -276,7 +318,8 @@ def submodular_prune(model: nn.Module, data, compression: float = 4, variant: st
     `data=None`. `compression` is the whole network's parameter ratio (one uniform keep fraction), or give
     `per_layer={layer: keep fraction}`. `variant` in 'layer', 'seq', 'asym'; `selection` in 'greedy' (the method) and
     the baselines 'random', 'weightnorm', 'actgrad'. `dead`: the refitted weights of a kept channel that is zero on
-    every sample, its original ones ('original') or zero ('min-norm'). The caller's model is never modified."""
+    every sample, its original ones ('original') or zero ('min-norm'). `input_shape` (one sample's shape) is needed only
+for a model that is not a chain, when there is no data and no `model.input_shape`. The caller's model is never modified."""
     t_start = time.time()
     data_free = selection in ("random", "weightnorm") and not reweight
     if isinstance(data, torch.utils.data.TensorDataset): X, y = data.tensors[0], (data.tensors[1] if len(data.tensors) > 1 else None)
@@ -295,7 +338,8 @@ def submodular_prune(model: nn.Module, data, compression: float = 4, variant: st
     n_samples = None if X is None else len(X)
     if X is not None and world()[1] > 1:         # under torchrun every rank collects its share of the rows; _select adds them up
         X, y = shard_rows(X), (None if y is None else shard_rows(y))
-    pairs = pruning_pairs(model)
+    shape = input_shape if input_shape is not None else (tuple(X.shape[1:]) if X is not None else getattr(model, "input_shape", None))
+    pairs = pruning_pairs(model, shape)
     n_units = {p.layer: prunable_layers(model)[p.layer] for p in pairs}
     if per_layer is not None:
         bad = set(per_layer) - set(n_units)
@@ -322,13 +366,13 @@ def submodular_prune(model: nn.Module, data, compression: float = 4, variant: st
         plans.append((p, order, W_new))
         logs[p.layer] = dict(units=n_units[p.layer], k=k[p.layer], order=order, f=fs, F=fs[-1] if fs else None,
                              silent=k[p.layer] == 0, dead_kept_columns=n_dead)
-        if not one_pass: _apply(work, p, order, W_new, n_units[p.layer])
+        if not one_pass: _apply(work, p, order, W_new, n_units[p.layer], input_shape=shape)
     if one_pass:
-        for p, order, W_new in plans: _apply(work, p, order, W_new, n_units[p.layer], reweight_only=True)
-        for p, order, W_new in plans: _apply(work, p, order, None, n_units[p.layer], remove_only=True)
+        for p, order, W_new in plans: _apply(work, p, order, W_new, n_units[p.layer], reweight_only=True, input_shape=shape)
+        for p, order, W_new in plans: _apply(work, p, order, None, n_units[p.layer], remove_only=True, input_shape=shape)
     kept = {p.layer: (sorted(order) if order else [0]) for p, order, _ in plans}
     method = f"submodular-{variant}" if selection == "greedy" else f"layer-{selection}"
-    report = PruneReport.from_models(method, model, work, getattr(model, "input_shape", None), kept=kept,
+    report = PruneReport.from_models(method, model, work, shape, kept=kept,
                                      seconds=time.time() - t_start,
                                      data="none" if X is None else f"{n_samples} {'labelled' if selection == 'actgrad' else 'unlabeled'} samples",
                                      logs=dict(variant=variant, selection=selection, reweight=reweight, compression=compression,

@@ -1,0 +1,108 @@
+"""`prunebook.prune` on the architectures users bring (tests/architectures.py).
+
+For every (architecture, method) the method can apply to, the pruned model runs on new inputs with the same output
+shape, has the parameters and MACs its report states, and is exact where it should be:
+- magnitude and random remove units without refitting: the pruned model equals the original with the removed units'
+  outgoing weights zeroed (`zero_outgoing`), to 1e-5;
+- FPGM and PSAP-R zero filters while training, then remove them: the pruned model equals the masked model to 1e-5;
+- submodular refits the next layers: its greedy objective lies in [0, 1] and grows along the selection.
+A method that cannot apply by its nature refuses in one line (a ValueError naming `model`), before any work.
+"""
+import copy, warnings
+import pytest, torch
+import prunebook
+from prunebook.core import count_params, count_macs, zero_outgoing, remove_units, prunable_layers
+from architectures import ARCHS
+
+SHAPE = (1, 8, 8)
+X = torch.rand(128, *SHAPE, generator=torch.Generator().manual_seed(0))
+Y = torch.randint(0, 10, (128,), generator=torch.Generator().manual_seed(1))
+TRAIN = torch.utils.data.TensorDataset(X, Y)
+X_NEW = torch.rand(16, *SHAPE, generator=torch.Generator().manual_seed(2))
+
+# what each method needs and cannot do without: (method, data, options, architectures it refuses and why)
+NO_CONV2D = {"mlp_mixed", "conv1d", "transformer"}
+CASES = {
+    "magnitude": (None, dict(compression=1.5), {}),
+    "random": (None, dict(compression=1.5, seed=3), {}),
+    "submodular": (X, dict(compression=1.5), {}),
+    "fpgm": (TRAIN, dict(target=0.5, epochs=1, pretrained=True), {**{a: "no nn.Conv2d" for a in NO_CONV2D}, "tiny_vit": "coupled"}),
+    "psap": (TRAIN, dict(target=0.5, epochs=1, pretrained=True), {**{a: "no nn.Conv2d" for a in NO_CONV2D}, "tiny_vit": "coupled"}),
+}
+
+
+def build(arch):
+    torch.manual_seed(0)
+    m = ARCHS[arch]().eval()
+    with torch.no_grad():          # non-trivial BatchNorm statistics, so that exactness checks mean something
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
+                mod.running_mean.uniform_(-0.5, 0.5); mod.running_var.uniform_(0.5, 2); mod.bias.uniform_(-0.5, 0.5)
+    return m
+
+
+def run(model, method):
+    data, opts, _ = CASES[method]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # Torch-Pruning's notes on parameters it finds outside modules
+        return prunebook.prune(model, method, data, latency=None, input_shape=SHAPE, **opts)
+
+
+@pytest.mark.parametrize("method", list(CASES))
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_prune_any_architecture(arch, method):
+    model = build(arch)
+    before = copy.deepcopy(model.state_dict())
+    refuses = CASES[method][2].get(arch)
+    if refuses:
+        with pytest.raises(ValueError, match=f"^model: .*{refuses}") as e: run(model, method)
+        assert "\n" not in str(e.value)
+        return
+    small, rep = run(model, method)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())          # the caller's model is untouched
+    with torch.no_grad():
+        out, ref = small(X_NEW), model(X_NEW)
+    assert out.shape == ref.shape
+    assert rep.params_after == count_params(small) < count_params(model) == rep.params_before
+    assert rep.macs_after == count_macs(small, SHAPE) and rep.macs_before == count_macs(model, SHAPE)
+    assert rep.macs_after < rep.macs_before
+    removed = {n: [i for i in range(u) if i not in set(rep.kept[n])] for n, u in prunable_layers(model).items() if n in rep.kept}
+    assert any(removed.values())
+    if method in ("magnitude", "random"):
+        for layer, log in rep.logs["layers"].items():     # a layer given no units keeps one, silenced (its readers' columns zeroed)
+            if log["silent"]: removed[layer] = list(range(log["units"]))
+        masked = model
+        for layer, drop in removed.items():
+            if drop: masked = zero_outgoing(masked, layer, drop, input_shape=SHAPE)
+        with torch.no_grad(): torch.testing.assert_close(out, masked(X_NEW), atol=1e-5, rtol=1e-5)
+    elif method == "submodular":
+        for layer, log in rep.logs["layers"].items():
+            f = log["f"]
+            assert all(-1e-9 <= a <= b + 1e-9 <= 1 + 2e-9 for a, b in zip(f, f[1:])), (layer, f)
+    else:
+        with torch.no_grad(): torch.testing.assert_close(out, rep.masked_model(X_NEW), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["chain_cnn", "mlp_mixed"])
+def test_graph_engine_equals_chain_engine_on_chains(arch):
+    model = build(arch)
+    for layer, n in list(prunable_layers(model).items())[:-1]:
+        keep = list(range(0, n, 2))
+        try: a = remove_units(model, layer, keep, engine="chain")
+        except NotImplementedError: continue           # a module the chain walker has no rule for (the LayerNorm)
+        b = remove_units(model, layer, keep, engine="graph", input_shape=SHAPE)
+        sa, sb = a.state_dict(), b.state_dict()
+        assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa), layer
+
+
+def test_what_graph_models_prune():
+    "Which layers each family prunes: the units one layer alone reads (submodular) and the convs nothing else is coupled to (PSAP)."
+    from prunebook.submodular import pruning_pairs
+    from prunebook.psap import prunable_convs
+    res = build("resnet_projection")
+    assert [p.layer for p in pruning_pairs(res, SHAPE)] == ["l1.c1", "l2.c1"]          # the residual stream keeps its width
+    assert [n for n, _ in prunable_convs(res, SHAPE)] == ["l1.c1", "l2.c1"]
+    mob = build("mobilenetv2_inverted")
+    assert [n for n, _ in prunable_convs(mob, SHAPE)] == ["head.0"]                  # expand convs feed a depthwise conv
+    vit = build("transformer")
+    assert [p.layer for p in pruning_pairs(vit, SHAPE)] == ["encoder.layers.0.linear1"]   # the feed-forward hidden units
