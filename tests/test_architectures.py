@@ -5,7 +5,8 @@ shape, has the parameters and MACs its report states, and is exact where it shou
 - magnitude and random remove units without refitting: the pruned model equals the original with the removed units'
   outgoing weights zeroed (`zero_outgoing`), to 1e-5;
 - FPGM and PSAP-R zero filters while training, then remove them: the pruned model equals the masked model to 1e-5;
-- submodular refits the next layers: its greedy objective lies in [0, 1] and grows along the selection.
+- submodular refits the next layers: its greedy objective lies in [0, 1] and grows along the selection;
+- Paoding merges neurons of a chain of dense layers (its interval bounds are written for chains) and refuses other models.
 A method that cannot apply by its nature refuses in one line (a ValueError naming `model`), before any work.
 """
 import copy, warnings
@@ -28,6 +29,11 @@ CASES = {
     "submodular": (X, dict(compression=1.5), {}),
     "fpgm": (TRAIN, dict(target=0.5, epochs=1, pretrained=True), {**{a: "no nn.Conv2d" for a in NO_CONV2D}, "tiny_vit": "coupled"}),
     "psap": (TRAIN, dict(target=0.5, epochs=1, pretrained=True), {**{a: "no nn.Conv2d" for a in NO_CONV2D}, "tiny_vit": "coupled"}),
+    "sfp": (TRAIN, dict(target=0.5, epochs=1, pretrained=True), {**{a: "no nn.Conv2d" for a in NO_CONV2D}, "tiny_vit": "coupled"}),
+    "asfp": (TRAIN, dict(target=0.5, epochs=1, pretrained=True), {**{a: "no nn.Conv2d" for a in NO_CONV2D}, "tiny_vit": "coupled"}),
+    # Paoding merges neurons of a chain of dense layers (ReLU or sigmoid between them): its interval bounds are
+    # written for chains, so every other model is refused in one line
+    "paoding": (None, dict(target=0.25), {**{a: "chain model" for a in ARCHS if a != "chain_cnn"}, "mlp_mixed": "GELU"}),
 }
 
 
@@ -79,6 +85,8 @@ def test_prune_any_architecture(arch, method):
         for layer, log in rep.logs["layers"].items():
             f = log["f"]
             assert all(-1e-9 <= a <= b + 1e-9 <= 1 + 2e-9 for a, b in zip(f, f[1:])), (layer, f)
+    elif method == "paoding":
+        assert rep.logs["steps"]                                       # merged pairs, step by step
     else:
         with torch.no_grad(): torch.testing.assert_close(out, rep.masked_model(X_NEW), atol=1e-5, rtol=1e-5)
 
