@@ -1,7 +1,8 @@
 """`prunebook.prune` on the architectures users bring (tests/architectures.py).
 
 For every (architecture, method) the method can apply to, the pruned model runs on new inputs with the same output
-shape, has the parameters and MACs its report states, and is exact where it should be:
+shape, has the parameters and MACs its report states, saves and loads into a fresh instance of its class, and is
+exact where it should be:
 - magnitude and random remove units without refitting: the pruned model equals the original with the removed units'
   outgoing weights zeroed (`zero_outgoing`), to 1e-5;
 - FPGM and PSAP-R zero filters while training, then remove them: the pruned model equals the masked model to 1e-5;
@@ -12,7 +13,7 @@ A method that cannot apply by its nature refuses in one line (a ValueError namin
 import copy, warnings
 import pytest, torch
 import prunebook
-from prunebook.core import count_params, count_macs, zero_outgoing, remove_units, prunable_layers
+from prunebook.core import count_params, count_macs, zero_outgoing, remove_units, prunable_layers, save_pruned, load_pruned
 from architectures import ARCHS
 
 SHAPE = (1, 8, 8)
@@ -56,7 +57,7 @@ def run(model, method):
 
 @pytest.mark.parametrize("method", list(CASES))
 @pytest.mark.parametrize("arch", list(ARCHS))
-def test_prune_any_architecture(arch, method):
+def test_prune_any_architecture(arch, method, tmp_path):
     model = build(arch)
     before = copy.deepcopy(model.state_dict())
     refuses = CASES[method][2].get(arch)
@@ -72,6 +73,9 @@ def test_prune_any_architecture(arch, method):
     assert rep.params_after == count_params(small) < count_params(model) == rep.params_before
     assert rep.macs_after == count_macs(small, SHAPE) and rep.macs_before == count_macs(model, SHAPE)
     assert rep.macs_after < rep.macs_before
+    save_pruned(small, tmp_path / "small.pt")                          # and it saves and loads into a fresh instance
+    back = load_pruned(tmp_path / "small.pt", ARCHS[arch]()).eval()
+    with torch.no_grad(): torch.testing.assert_close(back(X_NEW), out, atol=1e-6, rtol=1e-6)
     removed = {n: [i for i in range(u) if i not in set(rep.kept[n])] for n, u in prunable_layers(model).items() if n in rep.kept}
     assert any(removed.values())
     if method in ("magnitude", "random"):
