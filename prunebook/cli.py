@@ -102,7 +102,7 @@ def _report_dict(report, acc_before=None, acc_after=None) -> dict:
 
 def _check_out(path, flag="--out"):
     "Fail before any work if `path` cannot be written: empty, a directory, under a file, or in a folder we cannot write."
-    import tempfile
+    import errno, tempfile
     if path is None: return None
     if not str(path).strip(): raise UsageError(f"{flag}: empty path; give a file name")
     p = Path(path)
@@ -111,7 +111,9 @@ def _check_out(path, flag="--out"):
     while not parent.exists(): parent = parent.parent      # the folders save creates
     if not parent.is_dir(): raise UsageError(f"{flag}: {path!r} lies under {str(parent)!r}, which is a file")
     try: tempfile.TemporaryFile(dir=parent).close()          # the real test: can a file be created there?
-    except OSError as e: raise UsageError(f"{flag}: cannot write in {str(parent)!r} ({e.strerror or type(e).__name__})") from None
+    except OSError as e:
+        why = {errno.EACCES: "permission denied", errno.EPERM: "permission denied", errno.EROFS: "read-only file system"}
+        raise UsageError(f"{flag}: cannot write in {str(parent)!r} ({why.get(e.errno, 'the folder does not accept new files')})") from None
     return p
 
 

@@ -16,9 +16,9 @@ from .distributed import synchronize
 
 # %% auto #0
 __all__ = ['PRUNABLE', 'MAX_LATENCY_ELEMENTS', 'ARCHITECTURES', 'units', 'prunable_layers', 'is_chain', 'Coupling', 'chain_plan',
-           'graph_plan', 'expand', 'remove_units', 'mask_units', 'zero_outgoing', 'count_params', 'layer_macs',
-           'count_macs', 'Table', 'measure_latency', 'speedup_table', 'PruneReport', 'register_arch', 'resize_like',
-           'save_pruned', 'load_pruned', 'unit_norms', 'sensitivity_scan']
+           'graph_plan', 'expand', 'remove_units', 'cut_error', 'mask_units', 'zero_outgoing', 'count_params',
+           'layer_macs', 'count_macs', 'Table', 'measure_latency', 'speedup_table', 'PruneReport', 'register_arch',
+           'resize_like', 'save_pruned', 'load_pruned', 'unit_norms', 'sensitivity_scan']
 
 # %% ../nbs/00_core.ipynb #d6d159ea
 PRUNABLE = (nn.Linear, nn.Conv2d)
@@ -258,6 +258,21 @@ def remove_units(model: nn.Module, layer: str, keep, inplace: bool = False, engi
     mods = dict(out.named_modules())
     for name, role, idx in plan: _cut(mods[name], role, idx)
     return out
+
+
+def cut_error(model: nn.Module, layer: str, input_shape=None) -> str | None:
+    "None when the graph engine can remove one unit of `layer` and the model still runs; otherwise why not, in one line."
+    n = prunable_layers(model).get(layer)
+    if n is None: raise ValueError(f"layer: {layer!r} is not a Linear or Conv2d layer of the model")
+    if n < 2: return f"{layer!r} has one unit"
+    trial = copy.deepcopy(model)
+    try:
+        remove_units(trial, layer, list(range(1, n)), inplace=True, engine="graph", input_shape=input_shape)
+        trial.eval()
+        with torch.no_grad(): trial(_example(trial, _input_shape(model, input_shape)))
+    except (RuntimeError, ValueError, NotImplementedError) as e:
+        return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+    return None
 
 
 def mask_units(model: nn.Module, layer: str, keep, inplace: bool = False, engine: str = "auto",

@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from .core import PruneReport, remove_units, is_chain, chain_plan, graph_plan, _trace, layer_macs, register_arch, ARCHITECTURES
+from .core import PruneReport, remove_units, is_chain, chain_plan, graph_plan, cut_error, _trace, layer_macs, register_arch, ARCHITECTURES
 from .models import ResNetCifar, BasicBlock
 from .distributed import (device_of, to_device, is_main, all_reduce_sum, train_loader, set_epoch,
                                    data_parallel, sync_buffers)
@@ -67,7 +67,10 @@ def _free_convs(model, input_shape):
             if "in_channels" in dep.handler.__name__ and type(t) in (nn.Conv2d, nn.Linear) and getattr(t, "groups", 1) == 1: readers += 1
             else: alone = False       # another writer of the same channels (a residual stream), a depthwise conv, a LayerNorm
         if alone and readers: free.append(n)
-    return free
+    hard = {n: e for n in free if (e := cut_error(model, n, input_shape))}
+    if hard: warnings.warn(f"model: {', '.join(hard)} stay whole: the model does not run after one of their filters is removed "
+                           f"({next(iter(hard.values()))}); a forward pass that fixes their width cannot be pruned there", stacklevel=3)
+    return [n for n in free if n not in hard]
 
 
 def prunable_convs(model: nn.Module, input_shape=None) -> list:
@@ -274,10 +277,10 @@ def _warn_if_chance(history, small, lr, pretrained):
     outs = [m.out_features for m in small.modules() if isinstance(m, nn.Linear)]
     chance = 1 / outs[-1] if outs else None
     if math.isfinite(last["loss"]) and (chance is None or last["train_acc"] > 1.5 * chance): return
-    hint = ("the model was trained before: pass pretrained=True (learning rate 0.01)" if not pretrained else
-            "pass a smaller lr")
+    hint = ("If the model was trained before, pass pretrained=True (learning rate 0.01)." if not pretrained else
+            "Pass a smaller lr.")
     warnings.warn(f"psap_prune: the last epoch trained at chance level (train accuracy {last['train_acc']:.3f}, loss "
-                  f"{last['loss']:.3g}) with lr={lr}; the pruned model is not usable. If {hint}.", RuntimeWarning, stacklevel=3)
+                  f"{last['loss']:.3g}) with lr={lr}; the pruned model is not usable. {hint}", RuntimeWarning, stacklevel=3)
 
 # %% ../nbs/30_psap.ipynb #34beda55
 def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr, batch_size, momentum, weight_decay, theta,

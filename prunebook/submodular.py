@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import PruneReport, prunable_layers, remove_units, is_chain, chain_plan, count_params, _trace
+from .core import PruneReport, prunable_layers, remove_units, is_chain, chain_plan, count_params, cut_error, _trace
 from .distributed import device_of, to_device, world, all_reduce_sum, shard_rows
 
 # %% auto #0
@@ -177,7 +177,10 @@ def _graph_pairs(model, input_shape):
             out.append(Pair(name, names[t], t.kernel_size[0] * t.kernel_size[1], norms[0] if norms else None))
         elif type(t) is nn.Linear and t.in_features == n * block:
             out.append(Pair(name, names[t], block, norms[0] if norms else None))
-    return out
+    hard = {p.layer: e for p in out if (e := cut_error(model, p.layer, input_shape))}
+    if hard: warnings.warn(f"model: {', '.join(hard)} stay whole: the model does not run after one of their units is removed "
+                           f"({next(iter(hard.values()))}); a forward pass that fixes their width cannot be pruned there", stacklevel=3)
+    return [p for p in out if p.layer not in hard]
 
 
 def pruning_pairs(model: nn.Module, input_shape=None) -> list:

@@ -118,3 +118,26 @@ def test_what_graph_models_prune():
     assert [n for n, _ in prunable_convs(mob, SHAPE)] == ["head.0"]                  # expand convs feed a depthwise conv
     vit = build("transformer")
     assert [p.layer for p in pruning_pairs(vit, SHAPE)] == ["encoder.layers.0.linear1"]   # the feed-forward hidden units
+
+
+class Hardcoded(torch.nn.Module):
+    "A forward pass that fixes the width of conv `c2`'s output (x.view with constant sizes)."
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.c1, self.c2 = nn.Conv2d(1, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1)
+        self.fc, self.out = nn.Linear(8 * 16, 10), nn.Linear(10, 10)
+    def forward(self, x):
+        x = torch.nn.functional.max_pool2d(torch.relu(self.c2(torch.relu(self.c1(x)))), 2)
+        return self.out(torch.relu(self.fc(x.view(x.size(0), 8 * 16))))
+
+
+@pytest.mark.parametrize("method", ["magnitude", "submodular", "fpgm"])
+def test_a_hardcoded_width_stays_whole_and_says_so(method):
+    torch.manual_seed(0)
+    model = Hardcoded().eval()
+    data, opts, _ = CASES[method]
+    with pytest.warns(UserWarning, match="c2 stay whole"):
+        small, rep = prunebook.prune(model, method, data, latency=None, input_shape=SHAPE, **opts)
+    assert small.c2.out_channels == 8 and small.c1.out_channels < 8
+    assert small(X_NEW).shape == (16, 10)
