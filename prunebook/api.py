@@ -91,10 +91,9 @@ def _check_data(m: Method, data):
 
 # %% ../nbs/35_prune.ipynb #174306b2
 import math, numbers
-from .core import prunable_layers
 from .paoding import dense_view
 from .submodular import pruning_pairs
-from .psap import prunable_convs, structure
+from .psap import prunable_convs
 
 
 def _line(e) -> str:
@@ -127,14 +126,11 @@ def _check_model(m: Method, model: nn.Module, input_shape=None):
     _check_shared(model)
     try:
         if m.fn is paoding_prune: dense_view(model)
-        elif m.fn is submodular_prune:
-            if not pruning_pairs(model, input_shape):
-                layers = list(prunable_layers(model))
-                raise ValueError(f"model: {m.name!r} has nothing to prune: it removes units of a Linear or Conv2d layer that feeds "
-                                 f"another one, and this model has {f'only the output layer {layers}' if layers else 'no such layer'}")
+        elif m.fn is submodular_prune: pruning_pairs(model, input_shape)
         else: prunable_convs(model, input_shape)
     except (ValueError, NotImplementedError) as e:
         msg = _line(e)
+        if msg.startswith("model: nothing to prune: "): msg = f"model: {m.name!r} has nothing to prune: " + msg[len("model: nothing to prune: "):]
         raise ValueError(msg if msg.startswith(("model:", "input_shape:")) else f"model: {m.name!r} cannot prune this architecture ({msg})") from None
 
 
