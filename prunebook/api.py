@@ -243,7 +243,13 @@ def keep_frozen(model: nn.Module, small: nn.Module) -> nn.Module:
     return small
 
 
-def prune(model: nn.Module, method: str, data=None, *, latency=(1, 256), input_shape=None, **options):
+def prune(model: nn.Module,     # the model to prune, any architecture; never modified
+          method: str,           # a name in `METHODS`: 'paoding', 'magnitude', 'random', 'submodular', 'psap', 'fpgm', 'sfp', 'asfp'
+          data=None,             # None (data-free methods), a tensor of unlabeled inputs (submodular), or TensorDataset(inputs, labels) (prune-train methods)
+          *,
+          latency=(1, 256),      # batch sizes at which to time both models (`report.latency`), or None to skip timing
+          input_shape=None,      # one sample's shape, e.g. (1, 28, 28), when the model has no `input_shape` attribute
+          **options):            # the method's own options, listed by `METHODS[method].options` (budget: `target` or `compression`)
     """Prune `model` with `method`; returns `(pruned_model, PruneReport)`. The caller's model is never modified.
 
     Methods and the data they need (`method_table()` lists them; `METHODS[name].options` lists each one's options):

@@ -245,8 +245,13 @@ def _refit_unflatten(model, input_shape):
         for m, was in modes: m.train(was)
 
 
-def remove_units(model: nn.Module, layer: str, keep, inplace: bool = False, engine: str = "auto",
-                 input_shape=None) -> nn.Module:
+def remove_units(model: nn.Module,      # the network
+                 layer: str,            # name of a Linear or Conv2d layer in `named_modules()`
+                 keep,                  # indices of the units (neurons, filters) to keep
+                 inplace: bool = False, # cut `model` itself instead of a copy
+                 engine: str = "auto",  # 'chain' (the hand-written walker), 'graph' (Torch-Pruning) or 'auto' (chain when it can)
+                 input_shape=None,      # one sample's shape, for tracing a model that is not a chain
+                ) -> nn.Module:         # the model with the other units and everything that reads them removed
     "Physically remove every output unit of `layer` not in `keep`, shrinking everything that consumes them."
     keep, drop = _check_keep(model, layer, keep)
     plan = _plan(model, layer, drop, engine, input_shape, cut=True)
@@ -275,8 +280,13 @@ def cut_error(model: nn.Module, layer: str, input_shape=None) -> str | None:
     return None
 
 
-def mask_units(model: nn.Module, layer: str, keep, inplace: bool = False, engine: str = "auto",
-               input_shape=None) -> nn.Module:
+def mask_units(model: nn.Module,      # the network
+               layer: str,            # name of a Linear or Conv2d layer in `named_modules()`
+               keep,                  # indices of the units to keep; the others are zeroed
+               inplace: bool = False, # mask `model` itself instead of a copy
+               engine: str = "auto",  # 'chain', 'graph' or 'auto', as for `remove_units`
+               input_shape=None,      # one sample's shape, for tracing a model that is not a chain
+              ) -> nn.Module:         # the model with every slice that depends on the other units zeroed, shapes kept
     "Soft-prune: zero every slice that depends on the units of `layer` not in `keep`; all shapes are kept."
     keep, drop = _check_keep(model, layer, keep, allow_empty=True)
     plan = _plan(model, layer, drop, engine, input_shape)
@@ -555,7 +565,9 @@ def _check_path(path, saving: bool) -> Path:
     return p
 
 
-def save_pruned(model: nn.Module, path, **meta) -> Path:
+def save_pruned(model: nn.Module, # the (pruned) model to save
+                path,             # a file path (str or os.PathLike); written atomically, parent folders created
+                **meta) -> Path:  # JSON-storable values saved with it (a report's numbers, a seed, a note)
     """Save a (pruned) model as architecture + layer shapes + weights, loadable with `load_pruned` and no pickled code.
 
     `meta` may hold None, bool, int, float, complex, str, bytes, torch tensors, dtypes and devices, numpy scalars and
@@ -669,7 +681,9 @@ def _check_fits(model, state, p, arg):
                               + f" that {p!r} has no weights for; is it the architecture that was saved?")
 
 
-def load_pruned(path, model: nn.Module | None = None) -> nn.Module:
+def load_pruned(path,                        # a file written by `save_pruned`
+                model: nn.Module | None = None, # an instance of the original architecture, if it was not built by a registered builder
+               ) -> nn.Module:                  # the model, resized to the saved shapes, with the saved weights, in eval mode
     """Load a model saved by `save_pruned`; pass `model` (an instance of the original architecture) if it was not built by a registered builder.
 
     `model` is resized and filled in place, and returned; every check runs before it is touched, so a file that does not

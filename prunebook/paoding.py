@@ -260,10 +260,24 @@ def _check_common(model, target, step, input_interval):
     return lo, hi
 
 
-def paoding_prune(model: nn.Module, target: float = 0.5, step: float = 1 / 64, mode: str = "stochastic", profile="book",
-                  input_interval=(0.0, 1.0), alpha: float = 0.75, beta: float = 0.25, recursive: bool | None = None,
-                  prune_conv: bool = False, conv_schedule: str = "oneshot", physical: bool = True, seed: int = 0,
-                  pooling_multiplier: int = 2, similarity: float = 0.9, input_shape=None, on_step=None, **switches):
+def paoding_prune(model: nn.Module,            # a chain model with hidden Linear layers; never modified
+                  target: float = 0.5,         # fraction of every hidden Linear layer's neurons to merge away
+                  step: float = 1 / 64,        # fraction of each layer merged per progressive step
+                  mode: str = "stochastic",    # 'stochastic' (the method), 'impact' (greedy ablation) or 'baseline' (Srinivas-Babu)
+                  profile="book",              # 'book' or 'reference' (the authors' toolkit), or a `Profile`
+                  input_interval=(0.0, 1.0),   # the input domain the interval arithmetic starts from
+                  alpha: float = 0.75,         # weight of the interval-width term in the impact score
+                  beta: float = 0.25,          # weight of the entropy term in the impact score
+                  recursive: bool | None = None, # let a merged neuron be merged again (None: True except for 'baseline')
+                  prune_conv: bool = False,    # also remove the lowest mean-|w| filters of every Conv2d (a CNN's trunk)
+                  conv_schedule: str = "oneshot", # 'oneshot' (all conv filters first) or 'stepwise' (with each step)
+                  physical: bool = True,       # shrink the layers (False: return the merged model at full width)
+                  seed: int = 0,               # seed of the simulated annealing
+                  pooling_multiplier: int = 2, # 'impact' mode: candidate pairs per step, as a multiple of the pairs merged
+                  similarity: float = 0.9,     # entropy: two intervals whose endpoints differ by less than (1 - similarity) of the span count as alike
+                  input_shape=None,            # one sample's shape, to propagate the input box through convolutions
+                  on_step=None,                # called as on_step(step_log, model) after every step, on the CPU
+                  **switches):                 # any `Profile` switch, overriding the profile
     """Data-free Paoding pruning of the hidden Linear layers of `model`; returns `(pruned_model, PruneReport)`.
 
     Needs no data. `mode`: 'stochastic' (the method), 'impact' (greedy ablation) or 'baseline' (Srinivas-Babu merge,

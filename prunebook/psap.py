@@ -228,11 +228,28 @@ _SWITCH_CHOICES = dict(criterion=("l2", "fpgm"), schedule=("constant", "asfp"), 
 _real = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
 
 # %% ../nbs/30_psap.ipynb #de5bbff5
-def psap_prune(model: nn.Module, train_data: TensorDataset, target: float = 0.6, epochs: int = 10, method: str = "psap",
-               pretrained: bool = False, seed: int = 0, lr: float | None = None, batch_size: int = 128, momentum: float = 0.9,
-               weight_decay: float = 5e-4, theta: float = 0.1, p_min: float = 0.0, p_max: float = 0.9, kappa: float = 2.0,
-               rho: float = 0.1, probe_iters: int | None = None, recalibrate_batches: int = 10, val_data=None,
-               input_shape=None, progress: bool = False, **switches):
+def psap_prune(model: nn.Module,              # the CNN to prune; never modified
+               train_data: TensorDataset,     # the labelled training set (it trains while it prunes)
+               target: float = 0.6,           # fraction of the prunable convs' filters to remove
+               epochs: int = 10,              # prune-train epochs (a pruning step before each and after the last)
+               method: str = "psap",          # 'psap' (PSAP-R), 'sfp', 'asfp' or 'fpgm': a preset of the `Recipe` switches
+               pretrained: bool = False,      # True to fine-tune a trained model (learning rate 0.01)
+               seed: int = 0,                 # seed of the initial state, the batch order and the recalibration batches
+               lr: float | None = None,       # learning rate; None picks `default_lr`
+               batch_size: int = 128,         # batch size (per process under torchrun)
+               momentum: float = 0.9,         # SGD (Nesterov) momentum
+               weight_decay: float = 5e-4,    # SGD weight decay
+               theta: float = 0.1,            # sparsity threshold, as a fraction of a layer's mean absolute live weight
+               p_min: float = 0.0,            # lowest per-layer pruning ratio of the sparsity allocation
+               p_max: float = 0.9,            # highest per-layer pruning ratio
+               kappa: float = 2.0,            # protection: a zeroed filter's pulse must reach kappa times the median
+               rho: float = 0.1,              # protection: at most this share of a layer's zeroed filters is restored per step
+               probe_iters: int | None = None, # iterations at the start of each epoch that measure gradient pulses
+               recalibrate_batches: int = 10, # batches to re-estimate BatchNorm statistics after the last step
+               val_data=None,                 # a labelled set evaluated (masked) after every epoch, into the history
+               input_shape=None,              # one sample's shape, for tracing a model that is not a chain
+               progress: bool = False,        # show a progress bar
+               **switches):                   # any `Recipe` field, overriding the preset
     """Prune-train `model` to zero a fraction `target` of its conv filters, then remove them; returns `(small_model, PruneReport)`.
 
     Needs the labelled training set (it trains). `method`: 'psap' (PSAP-R), 'sfp', 'asfp' or 'fpgm', one loop with the

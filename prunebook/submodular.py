@@ -311,9 +311,17 @@ def _apply(model, pair, order, W_new, n, reweight_only=False, remove_only=False,
     if len(keep) < n: remove_units(model, pair.layer, keep, inplace=True, input_shape=input_shape)
 
 
-def submodular_prune(model: nn.Module, data, compression: float = 4, variant: str = "asym", reweight: bool = True,
-                     per_layer: dict | None = None, seed: int = 0, selection: str = "greedy", collect_mode: str = "eval",
-                     dead: str = "original", input_shape=None):
+def submodular_prune(model: nn.Module,            # the model to prune; never modified
+                     data,                        # a few hundred unlabeled inputs (tensor or TensorDataset), or None for data-free baselines
+                     compression: float = 4,      # the whole network's parameter ratio, met by one uniform keep fraction
+                     variant: str = "asym",       # 'layer' (all statistics from the original), 'seq' (from the pruned prefix), 'asym' (pruned inputs, original targets)
+                     reweight: bool = True,       # refit the next layer by least squares (False: keep its weights)
+                     per_layer: dict | None = None, # {layer: keep fraction} instead of `compression`
+                     seed: int = 0,               # seed of the 'random' selection
+                     selection: str = "greedy",   # 'greedy' (the method), or the baselines 'random', 'weightnorm', 'actgrad'
+                     collect_mode: str = "eval",  # the mode the statistics are collected in: 'eval', or 'train' as the official code
+                     dead: str = "original",      # refitted weights of a kept channel that is zero on every sample: 'original' or 'min-norm'
+                     input_shape=None):           # one sample's shape, for a model that is not a chain when there is no data
     """Structured pruning by weakly submodular greedy selection; returns `(smaller_model, PruneReport)`.
 
     Data: `data` is a tensor of a few hundred **unlabeled** inputs (or a `TensorDataset`; labels are used only by
