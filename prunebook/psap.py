@@ -18,26 +18,29 @@ from .distributed import (device_of, to_device, is_main, all_reduce_sum, train_l
                                    data_parallel, sync_buffers)
 
 # %% auto #0
-__all__ = ['METHODS', 'Recipe', 'asfp_ratio', 'structure', 'prunable_convs', 'layer_sparsity', 'allocate', 'filter_norms',
-           'fpgm_scores', 'select_filters', 'prune_step', 'protect_and_restore', 'psap_prune', 'default_lr', 'finalize',
-           'PrunedBlock', 'PrunedResNet', 'hard_remove', 'psap_resnet', 'sfp_flops']
+__all__ = ['METHODS', 'Recipe', 'asfp_ratio', 'settle_epoch', 'structure', 'prunable_convs', 'layer_sparsity', 'allocate',
+           'filter_norms', 'fpgm_scores', 'select_filters', 'prune_step', 'protect_and_restore', 'psap_prune',
+           'default_lr', 'finalize', 'PrunedBlock', 'PrunedResNet', 'hard_remove', 'psap_resnet', 'sfp_flops',
+           'mac_budget']
 
 # %% ../nbs/30_psap.ipynb #bb26193a
 @dataclass(frozen=True)
 class Recipe:
     "The switches that make one prune-train loop into SFP, ASFP, FPGM or PSAP-R."
     criterion: str = "l2"            # "l2": smallest filter norm; "fpgm": smallest sum of distances to the other filters
-    schedule: str = "asfp"           # "constant": P from the start; "asfp": P (1 - 4^(-8t/T))
+    schedule: str = "asfp"           # "constant": P from the start; "asfp": P (1 - 4^(-8t/T)), T the epoch the structure settles
     allocation: str = "sparsity"     # "uniform": the same ratio in every layer; "sparsity": ratios from weight sparsity
     masked: str = "frozen"           # zeroed filters during an epoch: "free" (regrow), "grad_mask" (gradient masked), "frozen"
     reset_momentum: bool = True      # reset the optimizer's momentum of a filter when it is zeroed or restored
     protection: bool = True          # probe gradient pulses and restore outliers from their backups
+    sparsity: str = "live"           # "live": a layer's sparsity over its live filters; "all": its zeroed filters count too
+    settle: float = 0.5              # share of the epochs after which the mask is final and the rest fine-tunes it (1: prune to the end)
 
 
 METHODS = {
-    "sfp": Recipe("l2", "constant", "uniform", "free", False, False),
-    "asfp": Recipe("l2", "asfp", "uniform", "free", False, False),
-    "fpgm": Recipe("fpgm", "constant", "uniform", "grad_mask", False, False),
+    "sfp": Recipe("l2", "constant", "uniform", "free", False, False, settle=1.0),
+    "asfp": Recipe("l2", "asfp", "uniform", "free", False, False, settle=1.0),
+    "fpgm": Recipe("fpgm", "constant", "uniform", "grad_mask", False, False, settle=1.0),
     "psap": Recipe(),
 }
 
@@ -45,6 +48,12 @@ METHODS = {
 def asfp_ratio(P: float, t: float, T: float) -> float:
     "ASFP's asymptotic schedule P (1 - 4^(-8t/T)): 0 at t = 0, 0.75 P at T/8, exactly P at t >= T."
     return P if t >= T else P * (1 - 4.0 ** (-8.0 * t / T))
+
+
+def settle_epoch(recipe: Recipe, epochs: int) -> int:
+    "The pruning step after which the mask is final: the last one is `settle` x `epochs` (rounded up, at least 1)."
+    return min(epochs, max(1, math.ceil(recipe.settle * epochs - 1e-9)))
+
 
 # %% ../nbs/30_psap.ipynb #7d1956d8
 def structure(model: nn.Module) -> str:
@@ -87,41 +96,55 @@ def prunable_convs(model: nn.Module, input_shape=None) -> list:
     return [(n, m) for n, m in convs if n in free]
 
 
-def layer_sparsity(conv: nn.Conv2d, theta: float = 0.1) -> float:
-    "Share of the layer's weights with |w| <= theta * mean |w| of its live filters (zeroed filters count)."
+def layer_sparsity(conv: nn.Conv2d, theta: float = 0.1, live_only: bool = True) -> float:
+    "Share of the weights with |w| <= theta * mean |w| of the live filters: over the live filters, or over all (zeroed ones count)."
     W = conv.weight.detach()
-    live = getattr(conv, "psap_mask", torch.ones(W.shape[0], dtype=torch.bool))
-    ref = W[live].abs().mean() if live.any() else W.abs().mean()
-    return (W.abs() <= theta * ref).float().mean().item()
+    live = getattr(conv, "psap_mask", torch.ones(W.shape[0], dtype=torch.bool, device=W.device))
+    if not live.any(): return 1.0
+    ref = W[live].abs().mean()
+    return (W[live] if live_only else W).abs().le(theta * ref).float().mean().item()
 
 
-def allocate(N, s, P: float, allocation: str = "sparsity", p_min: float = 0.0, p_max: float = 0.9):
-    "Filters to zero per layer and the continuous ratios: 'uniform' floors P*N_l; 'sparsity' gives ratios proportional to s_l with the same total."
+def allocate(N, s, P: float, allocation: str = "sparsity", p_min: float = 0.0, p_max: float = 0.9, band: float = 1.0, macs=None):
+    """Filters to zero per layer and the continuous ratios. 'uniform' floors P*N_l in every layer; 'sparsity' gives ratios
+    proportional to s_l, within [p_min, p_max] and within `band` of P (at least (1 - band) P pruned, at least
+    (1 - band)(1 - P) kept), and zeroes the same total as 'uniform'; given `macs` (see `mac_budget`), it costs at most the
+    MACs of 'uniform' instead."""
     N = [int(v) for v in N]
-    cap = [min(math.floor(p_max * n), n - 1) for n in N]
-    uni = [min(math.floor(P * n), c) for n, c in zip(N, cap)]
+    lo_p, hi_p = max(p_min, P * (1 - band)), min(p_max, P + band * (1 - P))
+    cap = [min(math.floor(hi_p * n + 1e-9), n - 1) for n in N]
+    uni = [min(math.floor(P * n + 1e-9), c) for n, c in zip(N, cap)]
+    low = [min(math.floor(lo_p * n + 1e-9), u) for n, u in zip(N, uni)]      # the uniform counts always fit
     total = sum(uni)
     s_t, N_t = torch.tensor(s, dtype=torch.float64), torch.tensor(N, dtype=torch.float64)
     if allocation == "uniform" or total == 0 or s_t.sum() <= 0: return uni, [u / n for u, n in zip(uni, N)]
-    goal = P * N_t.sum().item()
-    used = lambda c: (N_t * (c * s_t).clamp(p_min, p_max)).sum().item()
+    ratio = lambda c: (c * s_t).clamp(lo_p, hi_p)
+    # the budget as a quantity that grows with c: filters zeroed, or MACs saved against the uniform rule's
+    goal, used = ((P * N_t.sum().item(), lambda c: (N_t * ratio(c)).sum().item()) if macs is None else
+                  (-macs(uni), lambda c: -macs((N_t * ratio(c)).tolist())))
     lo, hi = 0.0, 1.0
     while used(hi) < goal and hi < 1e12: hi *= 2
     for _ in range(200):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if used(mid) < goal else (lo, mid)
-    p = (hi * s_t).clamp(p_min, p_max)
+    p = ratio(hi)
     raw = (p * N_t).tolist()
-    n = [min(math.floor(r), c) for r, c in zip(raw, cap)]
-    order = sorted(range(len(N)), key=lambda i: -(raw[i] - math.floor(raw[i])))
-    while sum(n) < total:                       # largest remainders first, within the caps
-        grew = False
-        for j in order:
-            if sum(n) < total and n[j] < cap[j]: n[j] += 1; grew = True
-        if not grew: break
-    while sum(n) > total:
-        j = max(range(len(N)), key=lambda i: n[i] - raw[i]); n[j] -= 1
+    n = [max(l, min(math.floor(r), c)) for r, l, c in zip(raw, low, cap)]
+    if macs is not None:                        # whole filters: add the largest remainders until the MACs fit
+        while macs(n) > -goal * (1 + 1e-12) and any(k < c for k, c in zip(n, cap)):
+            j = max((i for i in range(len(N)) if n[i] < cap[i]), key=lambda i: raw[i] - n[i])
+            n[j] += 1
+        for i in sorted(range(len(N)), key=lambda i: raw[i] - n[i]):     # then give back what the budget still affords
+            while n[i] > low[i] and macs(n[:i] + [n[i] - 1] + n[i + 1:]) <= -goal * (1 + 1e-12): n[i] -= 1
+        return n, p.tolist()
+    while sum(n) < total:                       # largest remainder first, within the caps
+        j = max((i for i in range(len(N)) if n[i] < cap[i]), key=lambda i: raw[i] - n[i])
+        n[j] += 1
+    while sum(n) > total:                       # smallest remainder first, above the floors
+        j = max((i for i in range(len(N)) if n[i] > low[i]), key=lambda i: n[i] - raw[i])
+        n[j] -= 1
     return n, p.tolist()
+
 
 # %% ../nbs/30_psap.ipynb #664b19ff
 def _init_state(model):
@@ -159,6 +182,7 @@ def _buf(opt, p):
 def prune_step(model: nn.Module, opt, counts, recipe: Recipe) -> dict:
     "Zero the selected filters of every conv, backing up the newly zeroed ones; frozen filters released by the allocation get their weights back."
     logs = {}
+    idx = lambda m: torch.nonzero(m).flatten().tolist()
     for (name, conv), n in zip(prunable_convs(model), counts):
         was = conv.psap_mask.clone()
         sel = select_filters(conv, n, recipe.criterion, conv.psap_grace if recipe.protection else None)
@@ -168,11 +192,14 @@ def prune_step(model: nn.Module, opt, counts, recipe: Recipe) -> dict:
         if recipe.masked == "frozen": conv.weight[released] = conv.psap_backup[released]
         conv.weight[~mask] = 0
         if conv.bias is not None: conv.bias[~mask] = 0
-        buf = _buf(opt, conv.weight)
-        if recipe.reset_momentum and buf is not None: buf[newly | released] = 0
+        for p in (conv.weight, conv.bias):
+            buf = _buf(opt, p)
+            if recipe.reset_momentum and buf is not None: buf[newly | released] = 0
         conv.psap_mask.copy_(mask); conv.psap_grace.zero_(); conv.psap_pulse.zero_()
-        logs[name] = dict(zeroed=int(n), newly=int(newly.sum()), released=int(released.sum()))
+        logs[name] = dict(zeroed=int(n), newly=int(newly.sum()), released=int(released.sum()),
+                          zeroed_idx=idx(~mask), newly_idx=idx(newly), released_idx=idx(released))
     return logs
+
 
 # %% ../nbs/30_psap.ipynb #2db0ebbe
 @torch.no_grad()
@@ -198,7 +225,7 @@ def protect_and_restore(model: nn.Module, opt, kappa: float = 2.0, rho: float = 
 
 # %% ../nbs/30_psap.ipynb #fb77304f
 def _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr=None, momentum=0.9, weight_decay=0.0, batch_size=1,
-           input_shape=None):
+           input_shape=None, band=1.0, ema=1.0, budget="filters"):
     if not isinstance(model, nn.Module): raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target < 1:
         raise ValueError(f"target: expected a fraction of filters in (0, 1), got {target!r}")
@@ -207,13 +234,18 @@ def _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr
     if not isinstance(train_data, TensorDataset) or len(train_data.tensors) < 2:
         raise TypeError("train_data: expected a labelled TensorDataset(inputs, labels): PSAP trains while it prunes")
     if len(train_data) == 0: raise ValueError("train_data: no samples")
+    if budget not in ("filters", "macs"): raise ValueError(f"budget: expected 'filters' or 'macs', got {budget!r}")
     if not 0 <= p_min <= p_max < 1: raise ValueError(f"p_min, p_max: need 0 <= p_min <= p_max < 1, got {p_min}, {p_max}")
     bad = set(switches) - {f.name for f in fields(Recipe)}
     if bad: raise TypeError(f"unknown option(s) {sorted(bad)}; the method switches are {[f.name for f in fields(Recipe)]}")
     for k, v in switches.items():
         if k in _SWITCH_CHOICES and v not in _SWITCH_CHOICES[k]: raise ValueError(f"{k}: expected one of {_SWITCH_CHOICES[k]}, got {v!r}")
-        if k not in _SWITCH_CHOICES and not isinstance(v, bool): raise TypeError(f"{k}: expected True or False, got {v!r}")
+        if k == "settle":
+            if not (_real(v) and 0 < v <= 1): raise ValueError(f"settle: expected a share of the epochs in (0, 1], got {v!r}")
+        elif k not in _SWITCH_CHOICES and not isinstance(v, bool): raise TypeError(f"{k}: expected True or False, got {v!r}")
     for name, v, ok, allowed in [("lr", lr, lr is None or (_real(lr) and 0 < lr < math.inf), "None or a finite number > 0"),
+                                 ("band", band, _real(band) and 0 <= band <= 1, "a number in [0, 1]"),
+                                 ("ema", ema, _real(ema) and 0 < ema <= 1, "a number in (0, 1]"),
                                  ("momentum", momentum, _real(momentum) and 0 <= momentum < 1, "a number in [0, 1)"),
                                  ("weight_decay", weight_decay, _real(weight_decay) and 0 <= weight_decay < math.inf, "a finite number >= 0"),
                                  ("batch_size", batch_size, isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1, "an integer >= 1")]:
@@ -224,14 +256,14 @@ def _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr
 
 
 _SWITCH_CHOICES = dict(criterion=("l2", "fpgm"), schedule=("constant", "asfp"), allocation=("uniform", "sparsity"),
-                       masked=("free", "grad_mask", "frozen"))
+                       masked=("free", "grad_mask", "frozen"), sparsity=("live", "all"))
 _real = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
 
 # %% ../nbs/30_psap.ipynb #de5bbff5
 def psap_prune(model: nn.Module,              # the CNN to prune; never modified
                train_data: TensorDataset,     # the labelled training set (it trains while it prunes)
                target: float = 0.6,           # fraction of the prunable convs' filters to remove
-               epochs: int = 10,              # prune-train epochs (a pruning step before each and after the last)
+               epochs: int = 10,              # prune-train epochs (a pruning step before the first and after each until the mask settles)
                method: str = "psap",          # 'psap' (PSAP-R), 'sfp', 'asfp' or 'fpgm': a preset of the `Recipe` switches
                pretrained: bool = False,      # True to fine-tune a trained model (learning rate 0.01)
                seed: int = 0,                 # seed of the initial state, the batch order and the recalibration batches
@@ -244,28 +276,32 @@ def psap_prune(model: nn.Module,              # the CNN to prune; never modified
                p_max: float = 0.9,            # highest per-layer pruning ratio
                kappa: float = 2.0,            # protection: a zeroed filter's pulse must reach kappa times the median
                rho: float = 0.1,              # protection: at most this share of a layer's zeroed filters is restored per step
+               band: float = 0.1,             # each layer prunes at least (1 - band) P and keeps at least (1 - band)(1 - P)
+               budget: str = "filters",        # 'filters': zero the uniform rule's number of filters; 'macs': cost at most its MACs
+               ema: float = 0.5,              # weight of the newest sparsity reading in its running average (1: no smoothing)
                probe_iters: int | None = None, # iterations at the start of each epoch that measure gradient pulses
                recalibrate_batches: int = 10, # batches to re-estimate BatchNorm statistics after the last step
-               val_data=None,                 # a labelled set evaluated (masked) after every epoch, into the history
+               val_data=None,                 # a labelled set: the masked model's loss and accuracy before and after each step and epoch
                input_shape=None,              # one sample's shape, for tracing a model that is not a chain
                progress: bool = False,        # show a progress bar
                **switches):                   # any `Recipe` field, overriding the preset
     """Prune-train `model` to zero a fraction `target` of its conv filters, then remove them; returns `(small_model, PruneReport)`.
 
     Needs the labelled training set (it trains). `method`: 'psap' (PSAP-R), 'sfp', 'asfp' or 'fpgm', one loop with the
-    `Recipe` switches (override any of them as keywords). `pretrained=True` uses the fine-tuning learning rate (0.01);
+    `Recipe` switches (override any of them as keywords). PSAP-R fixes its mask after `settle` of the epochs and
+    fine-tunes the final structure for the rest; the baselines prune after every epoch, the last one included. `pretrained=True` uses the fine-tuning learning rate (0.01);
     from scratch, pass a freshly initialised model (learning rate 0.1, or 0.01 for a model without BatchNorm). A run
     whose last epoch trains at chance level warns (`RuntimeWarning`). The caller's model is not modified."""
     t_start = time.time()
     shape = tuple(input_shape or getattr(model, "input_shape", None) or train_data.tensors[0].shape[1:])
-    _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr, momentum, weight_decay, batch_size, shape)
+    _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr, momentum, weight_decay, batch_size, shape, band, ema, budget)
     recipe = replace(METHODS[method], **switches)
     dev = device_of(model)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):   # the caller's global RNG is left as it was
         torch.manual_seed(seed)
         work, steps, history, K, lr = _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr, batch_size,
                                                    momentum, weight_decay, theta, p_min, p_max, kappa, rho, probe_iters,
-                                                   val_data, progress, method, shape)
+                                                   val_data, progress, method, shape, band, ema, budget)
         masked_model = finalize(work, train_data, recalibrate_batches, batch_size, seed)
     small = hard_remove(masked_model)
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
@@ -275,7 +311,8 @@ def psap_prune(model: nn.Module,              # the CNN to prune; never modified
                                      seconds=time.time() - t_start, data=f"{len(train_data)} labelled training samples",
                                      logs=dict(method=method, recipe=asdict(recipe), target=target, epochs=epochs, lr=lr, seed=seed,
                                                pretrained=pretrained, probe_iters=K, steps=steps, history=history,
-                                               constants=dict(theta=theta, p_min=p_min, p_max=p_max, kappa=kappa, rho=rho)))
+                                               constants=dict(theta=theta, p_min=p_min, p_max=p_max, band=band, ema=ema, budget=budget, kappa=kappa, rho=rho),
+                                               settled=settle_epoch(recipe, epochs)))
     report.masked_model = masked_model
     _warn_if_chance(history, small, lr, pretrained)
     return small, report
@@ -300,8 +337,20 @@ def _warn_if_chance(history, small, lr, pretrained):
                   f"{last['loss']:.3g}) with lr={lr}; the pruned model is not usable. {hint}", RuntimeWarning, stacklevel=3)
 
 # %% ../nbs/30_psap.ipynb #34beda55
+@torch.no_grad()
+def _val(model, data, batch_size=512):
+    "Loss and accuracy of `model` (in eval mode) on a labelled set; the model's mode is restored."
+    was, dev = model.training, device_of(model)
+    model.eval(); loss = cor = 0.0
+    for xb, yb in DataLoader(data, batch_size=batch_size):
+        out = model(xb.to(dev)); yb = yb.to(dev)
+        loss += F.cross_entropy(out, yb, reduction="sum").item(); cor += (out.argmax(1) == yb).sum().item()
+    model.train(was)
+    return loss / len(data), cor / len(data)
+
+
 def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr, batch_size, momentum, weight_decay, theta,
-                 p_min, p_max, kappa, rho, probe_iters, val_data, progress, method, input_shape=None):
+                 p_min, p_max, kappa, rho, probe_iters, val_data, progress, method, input_shape=None, band=1.0, ema=1.0, budget="filters"):
     """The prune-train loop of `psap_prune`, on a copy of `model` and on the model's device. Under `torchrun` each rank
     trains on its shard and DDP averages the gradients, so the weights, the gradient pulses and every decision below
     are the same on every rank; the masks and backups stay out of DDP's buffer broadcast (each rank keeps its own)."""
@@ -314,18 +363,27 @@ def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr
     K = probe_iters if probe_iters is not None else max(1, min(10, len(dl) // 4))
     lr = lr if lr is not None else default_lr(work, pretrained)
     opt = torch.optim.SGD(work.parameters(), lr=lr, momentum=momentum, nesterov=True, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, sorted({max(1, round(epochs * f)) for f in (0.3, 0.6, 0.8)}), gamma=0.2)
+    T_fix = settle_epoch(recipe, epochs)
+    start = T_fix if T_fix < epochs else 0        # the decay trains the final structure: after the mask settles, if it does early
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, sorted({start + max(1, round((epochs - start) * f)) for f in (0.3, 0.6, 0.8)}), gamma=0.2)
     convs = prunable_convs(work)
     names, N = [n for n, _ in convs], [m.out_channels for _, m in convs]
-    steps, history = [], []
+    steps, history, smooth = [], [], [None]
+    price = mac_budget(work) if budget == "macs" else None
 
     def do_prune(t):
-        P_t = target if recipe.schedule == "constant" else asfp_ratio(target, t, epochs)
-        s = [layer_sparsity(m, theta) for _, m in convs]
-        counts, ratios = allocate(N, s, P_t, recipe.allocation, p_min, p_max)
+        P_t = target if recipe.schedule == "constant" else asfp_ratio(target, t, T_fix)
+        s = [layer_sparsity(m, theta, recipe.sparsity == "live") for _, m in convs]
+        smooth[0] = s if smooth[0] is None else [(1 - ema) * a + ema * b for a, b in zip(smooth[0], s)]
+        counts, ratios = allocate(N, smooth[0], P_t, recipe.allocation, p_min, p_max, band, price)
         counts = [c if m.weight.requires_grad else 0 for (_, m), c in zip(convs, counts)]   # a frozen conv is left as it is
-        steps.append(dict(epoch=t, P=P_t, sparsity=dict(zip(names, s)), ratio=dict(zip(names, ratios)),
-                          zeroed=dict(zip(names, counts)), layers=prune_step(work, opt, counts, recipe), protected={}, pulse={}))
+        before = _val(work, val_data) if val_data is not None else None
+        layers = prune_step(work, opt, counts, recipe)
+        step = dict(epoch=t, P=P_t, sparsity=dict(zip(names, s)), ratio=dict(zip(names, ratios)), zeroed=dict(zip(names, counts)), macs=price(counts) if price else None,
+                    zeroed_idx={n: v.pop("zeroed_idx") for n, v in layers.items()}, layers=layers, protected={}, swapped={}, pulse={})
+        if before is not None:
+            (step["loss_before"], step["acc_before"]), (step["loss_after"], step["acc_after"]) = before, _val(work, val_data)
+        steps.append(step)
 
     do_prune(0)
     bar = range(epochs)
@@ -336,6 +394,7 @@ def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr
         work.train(); set_epoch(dl, epoch)
         tot = cor = 0; loss_sum = 0.0
         probe = {n: dict(zeroed=[], live=[]) for n in names}
+        protect = recipe.protection and epoch < T_fix          # once the mask is final, nothing is restored or swapped
         for it, (xb, yb) in enumerate(dl):
             xb, yb = to_device((xb, yb), dev)
             out = net(xb); loss = F.cross_entropy(out, yb)
@@ -355,18 +414,21 @@ def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr
             opt.step()
             if recipe.masked == "frozen":
                 with torch.no_grad():
-                    for _, conv in convs: conv.weight[~conv.psap_mask] = 0
-            if recipe.protection and it == K - 1: steps[-1]["protected"] = protect_and_restore(work, opt, kappa, rho, recipe.reset_momentum)
+                    for _, conv in convs:
+                        conv.weight[~conv.psap_mask] = 0
+                        if conv.bias is not None: conv.bias[~conv.psap_mask] = 0
+            if protect and it == K - 1:
+                was = {n: c.psap_mask.clone() for n, c in convs}
+                steps[-1]["protected"] = protect_and_restore(work, opt, kappa, rho, recipe.reset_momentum)
+                steps[-1]["swapped"] = {n: torch.nonzero(was[n] & ~c.psap_mask).flatten().tolist() for n, c in convs}
             tot += len(yb); cor += (out.argmax(1) == yb).sum().item(); loss_sum += loss.item() * len(yb)
         sched.step()
         sync_buffers(work)                                  # rank 0's BatchNorm statistics on every rank
         tot, cor, loss_sum = all_reduce_sum(torch.tensor([tot, cor, loss_sum], dtype=torch.float64)).tolist()
         steps[-1]["pulse"] = {n: {k: (sum(v) / len(v) if v else None) for k, v in d.items()} for n, d in probe.items()}
         row = dict(epoch=epoch + 1, loss=loss_sum / tot, train_acc=cor / tot)
-        do_prune(epoch + 1)
-        if val_data is not None:
-            from prunebook.models import evaluate
-            row["val_acc_masked"] = evaluate(work, val_data)
+        if epoch + 1 <= T_fix: do_prune(epoch + 1)
+        if val_data is not None: row["val_acc_masked"] = _val(work, val_data)[1]
         history.append(row)
     return work, steps, history, K, lr
 
@@ -506,3 +568,32 @@ def sfp_flops(model: nn.Module, keep: dict, input_shape=None) -> dict:
     dense = sum(macs.values())
     pruned = sum(v * keep.get(n, 1.0) * (keep.get(producer[n], 1.0) if n in producer else 1.0) for n, v in macs.items())
     return dict(dense=dense, pruned=pruned, reduction=1 - pruned / dense)
+
+# %% ../nbs/30_psap.ipynb #a7c1dfa0
+def _narrowed(model, name, n_out, input_shape=None):
+    "(reader, share of its input) for each layer whose input shrinks when conv `name` loses filters, by the rules `hard_remove` cuts with."
+    kind = structure(model)
+    if kind == "resnet":                       # the stem feeds the first block's conv1; a block's conv1 feeds its conv2;
+        if name == "conv1": return [("layer1.0.conv1", 1.0)]       # a block's conv2 writes the full-width residual stream
+        return [(name[:-1] + "2", 1.0)] if name.endswith("conv1") else []
+    if kind == "chain": return [(c.name, 1.0) for c in chain_plan(model, name) if c.role == "in"]
+    mods = dict(model.named_modules())
+    width = lambda m: m.in_features if isinstance(m, nn.Linear) else m.in_channels
+    return [(r, n_out * len(idx) / width(mods[r])) for r, role, idx in graph_plan(model, name, [0], input_shape) if role == "in"]
+
+
+def mac_budget(model: nn.Module, input_shape=None):
+    """A function of the filters zeroed per prunable conv (in `prunable_convs` order) that returns the MACs of the small
+    model `hard_remove` would make: each Linear/Conv2d layer's dense MACs times its kept share of outputs and of inputs."""
+    convs = prunable_convs(model, input_shape)
+    N = {n: m.out_channels for n, m in convs}
+    dense = layer_macs(model, input_shape)
+    reads = {n: _narrowed(model, n, N[n], input_shape) for n in N}
+    def macs(counts) -> float:
+        keep = {n: 1 - c / N[n] for n, c in zip(N, counts)}
+        cut_in = {}
+        for p, rs in reads.items():
+            for r, share in rs: cut_in[r] = cut_in.get(r, 0.0) + share * (1 - keep[p])
+        return sum(v * keep.get(m, 1.0) * (1 - cut_in.get(m, 0.0)) for m, v in dense.items())
+    return macs
+
