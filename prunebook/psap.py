@@ -368,14 +368,15 @@ def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, sorted({start + max(1, round((epochs - start) * f)) for f in (0.3, 0.6, 0.8)}), gamma=0.2)
     convs = prunable_convs(work)
     names, N = [n for n, _ in convs], [m.out_channels for _, m in convs]
-    steps, history, smooth = [], [], [None]
+    steps, history, smooth = [], [], None
     price = mac_budget(work) if budget == "macs" else None
 
     def do_prune(t):
+        nonlocal smooth
         P_t = target if recipe.schedule == "constant" else asfp_ratio(target, t, T_fix)
         s = [layer_sparsity(m, theta, recipe.sparsity == "live") for _, m in convs]
-        smooth[0] = s if smooth[0] is None else [(1 - ema) * a + ema * b for a, b in zip(smooth[0], s)]
-        counts, ratios = allocate(N, smooth[0], P_t, recipe.allocation, p_min, p_max, band, price)
+        smooth = s if smooth is None else [(1 - ema) * a + ema * b for a, b in zip(smooth, s)]
+        counts, ratios = allocate(N, smooth, P_t, recipe.allocation, p_min, p_max, band, price)
         counts = [c if m.weight.requires_grad else 0 for (_, m), c in zip(convs, counts)]   # a frozen conv is left as it is
         before = _val(work, val_data) if val_data is not None else None
         layers = prune_step(work, opt, counts, recipe)
@@ -394,7 +395,7 @@ def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr
         work.train(); set_epoch(dl, epoch)
         tot = cor = 0; loss_sum = 0.0
         probe = {n: dict(zeroed=[], live=[]) for n in names}
-        protect = recipe.protection and epoch < T_fix          # once the mask is final, nothing is restored or swapped
+        probing = epoch < T_fix                                 # once the mask is final, no probe, nothing restored or swapped
         for it, (xb, yb) in enumerate(dl):
             xb, yb = to_device((xb, yb), dev)
             out = net(xb); loss = F.cross_entropy(out, yb)
@@ -403,7 +404,7 @@ def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr
                 for name, conv in convs:
                     if conv.weight.grad is None: continue            # frozen: nothing zeroed, no gradient
                     z = ~conv.psap_mask
-                    if it < K:
+                    if probing and it < K:
                         gn = conv.weight.grad.flatten(1).norm(dim=1)
                         conv.psap_pulse[z] += gn[z] / K
                         if z.any(): probe[name]["zeroed"].append(gn[z].mean().item())
@@ -417,7 +418,7 @@ def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr
                     for _, conv in convs:
                         conv.weight[~conv.psap_mask] = 0
                         if conv.bias is not None: conv.bias[~conv.psap_mask] = 0
-            if protect and it == K - 1:
+            if probing and recipe.protection and it == K - 1:
                 was = {n: c.psap_mask.clone() for n, c in convs}
                 steps[-1]["protected"] = protect_and_restore(work, opt, kappa, rho, recipe.reset_momentum)
                 steps[-1]["swapped"] = {n: torch.nonzero(was[n] & ~c.psap_mask).flatten().tolist() for n, c in convs}
@@ -425,7 +426,7 @@ def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr
         sched.step()
         sync_buffers(work)                                  # rank 0's BatchNorm statistics on every rank
         tot, cor, loss_sum = all_reduce_sum(torch.tensor([tot, cor, loss_sum], dtype=torch.float64)).tolist()
-        steps[-1]["pulse"] = {n: {k: (sum(v) / len(v) if v else None) for k, v in d.items()} for n, d in probe.items()}
+        if probing: steps[-1]["pulse"] = {n: {k: (sum(v) / len(v) if v else None) for k, v in d.items()} for n, d in probe.items()}
         row = dict(epoch=epoch + 1, loss=loss_sum / tot, train_acc=cor / tot)
         if epoch + 1 <= T_fix: do_prune(epoch + 1)
         if val_data is not None: row["val_acc_masked"] = _val(work, val_data)[1]
