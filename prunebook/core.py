@@ -15,10 +15,11 @@ import torch.nn.functional as F
 from .distributed import synchronize
 
 # %% auto #0
-__all__ = ['PRUNABLE', 'MAX_LATENCY_ELEMENTS', 'ARCHITECTURES', 'units', 'prunable_layers', 'is_chain', 'Coupling', 'chain_plan',
-           'graph_plan', 'expand', 'remove_units', 'cut_error', 'mask_units', 'zero_outgoing', 'count_params',
-           'layer_macs', 'count_macs', 'Table', 'measure_latency', 'speedup_table', 'PruneReport', 'register_arch',
-           'resize_like', 'save_pruned', 'load_pruned', 'unit_norms', 'sensitivity_scan']
+__all__ = ['PRUNABLE', 'GRAPH_PRUNERS', 'MAX_LATENCY_ELEMENTS', 'ARCHITECTURES', 'units', 'prunable_layers', 'is_chain',
+           'Coupling', 'chain_plan', 'register_pruner', 'graph_plan', 'expand', 'remove_units', 'cut_error',
+           'mask_units', 'zero_outgoing', 'UnitGroup', 'unit_groups', 'count_params', 'layer_macs', 'count_macs',
+           'Table', 'measure_latency', 'speedup_table', 'PruneReport', 'register_arch', 'resize_like', 'save_pruned',
+           'load_pruned', 'unit_norms', 'sensitivity_scan']
 
 # %% ../nbs/00_core.ipynb #d6d159ea
 PRUNABLE = (nn.Linear, nn.Conv2d)
@@ -96,18 +97,32 @@ def _input_shape(model, input_shape):
 
 
 _GRAPH_CUTS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)
+GRAPH_PRUNERS = {}      # module class -> Torch-Pruning pruning function, for modules the tracer cannot see into
+
+
+def register_pruner(cls: type, pruner):
+    """Teach the graph engine a module class whose channel mapping the tracer cannot infer (a parameter-free module
+    that changes the number of channels, say): `pruner` has Torch-Pruning's four pruner methods
+    (`prune_out_channels`, `prune_in_channels`, `get_out_channels`, `get_in_channels`), which cut the module in place,
+    and `zero_out_channels`, `zero_in_channels`, which silence channels for soft masking. Returns `cls`."""
+    GRAPH_PRUNERS[cls] = pruner
+    return cls
 
 
 def _trace(model, input_shape):
     "Torch-Pruning's dependency graph of `model`, traced in eval mode on one zero input; every module's mode is restored."
     import torch_pruning as tp
     modes = [(m, m.training) for m in model.modules()]
+    flags = [(p, p.requires_grad) for p in model.parameters()]
     model.eval()                # a trace in train mode would move BatchNorm's running statistics
     try:
-        with torch.enable_grad():   # the dependency graph is traced through autograd
-            return tp.DependencyGraph().build_dependency(model, example_inputs=_example(model, _input_shape(model, input_shape)))
+        for p, _ in flags: p.requires_grad_(True)       # the dependency graph is traced through autograd, frozen layers too
+        with torch.enable_grad():
+            return tp.DependencyGraph().build_dependency(model, example_inputs=_example(model, _input_shape(model, input_shape)),
+                                                         customized_pruners=dict(GRAPH_PRUNERS))
     finally:
         for m, was in modes: m.train(was)
+        for p, was in flags: p.requires_grad_(was)
 
 
 def _group(model, dg, layer, remove):
@@ -120,7 +135,7 @@ def _group(model, dg, layer, remove):
         m = dep.target.module
         if m not in names: continue   # Torch-Pruning's own nodes for functional ops (add, cat, reshape, ...)
         if not isinstance(m, _GRAPH_CUTS):
-            if any(True for _ in m.parameters(recurse=False)):
+            if any(True for _ in m.parameters(recurse=False)) and type(m) not in GRAPH_PRUNERS:
                 raise NotImplementedError(f"{names[m]}: {type(m).__name__} depends on the units of {layer!r} and has weights this "
                                           f"engine does not cut (it cuts {', '.join(c.__name__ for c in _GRAPH_CUTS)})")
             continue
@@ -130,6 +145,10 @@ def _group(model, dg, layer, remove):
         if isinstance(m, nn.LayerNorm) and len(m.normalized_shape) != 1:
             raise NotImplementedError(f"{names[m]}: a LayerNorm over {len(m.normalized_shape)} dimensions depends on the units of {layer!r}")
     return group
+
+
+def _role(dep, m):
+    return "in" if "in_channels" in dep.handler.__name__ else ("norm" if isinstance(m, _NORMS + (nn.LayerNorm,)) else "out")
 
 
 def graph_plan(model: nn.Module, layer: str, remove, input_shape=None) -> list:
@@ -142,9 +161,8 @@ def graph_plan(model: nn.Module, layer: str, remove, input_shape=None) -> list:
     plan = []
     for dep, idxs in _group(model, _trace(model, input_shape), layer, remove):
         m = dep.target.module
-        if m not in names or not isinstance(m, _GRAPH_CUTS): continue
-        role = "in" if "in_channels" in dep.handler.__name__ else ("norm" if isinstance(m, _NORMS + (nn.LayerNorm,)) else "out")
-        plan.append((names[m], role, sorted(int(i) for i in idxs)))
+        if m not in names or not (isinstance(m, _GRAPH_CUTS) or type(m) in GRAPH_PRUNERS): continue
+        plan.append((names[m], _role(dep, m), sorted(int(i) for i in idxs)))
     return plan
 
 
@@ -183,6 +201,9 @@ def _cut(m, role, drop):
 @torch.no_grad()
 def _zero(m, role, drop):
     "Soft-mask the slices `drop` of module `m` in `role` (shapes kept)."
+    if type(m) in GRAPH_PRUNERS:
+        p = GRAPH_PRUNERS[type(m)]
+        return (p.zero_out_channels if role == "out" else p.zero_in_channels)(m, sorted(int(i) for i in drop))
     idx = torch.tensor(sorted(int(i) for i in drop), dtype=torch.long, device=m.weight.device)
     if len(idx) == 0: return
     if isinstance(m, _NORMS + (nn.LayerNorm,)):
@@ -307,6 +328,46 @@ def zero_outgoing(model: nn.Module, layer: str, drop, engine: str = "auto", inpu
     for name, role, idx in _plan(model, layer, [int(d) for d in drop], engine, input_shape):
         if role == "in": _zero(mods[name], role, idx)
     return out
+
+# %% ../nbs/00_core.ipynb #1878d596
+@dataclass(frozen=True)
+class UnitGroup:
+    "Units removed together: the channels that `writers` produce into one tensor, with the layers that normalise and read them."
+    root: str           # the first writer in module order: the layer `remove_units` is called with
+    writers: tuple      # Linear/Conv layers whose output rows are these units (root first; a depthwise conv writes and reads)
+    norms: tuple        # normalisation layers over the units
+    readers: tuple      # Linear/Conv layers whose input columns read the units
+    size: int           # number of units
+
+    @property
+    def coupled(self) -> bool:
+        "True when more than one layer writes the units (a residual stream)."
+        return len(self.writers) > 1
+
+
+def unit_groups(model: nn.Module, input_shape=None) -> list:
+    "Every group of units the graph engine can remove from `model`, in module order of their roots (see `UnitGroup`)."
+    dg = _trace(model, input_shape)
+    names = {m: n for n, m in model.named_modules()}
+    order = {n: i for i, n in enumerate(names.values())}
+    mods = dict(model.named_modules())
+    out = []
+    for group in dg.get_all_groups(root_module_types=PRUNABLE + (nn.Conv1d,)):
+        roles = {"out": [], "norm": [], "in": []}
+        for dep, _ in group:
+            m = dep.target.module
+            if m not in names or not isinstance(m, _GRAPH_CUTS): continue
+            r = _role(dep, m)
+            if names[m] not in roles[r]: roles[r].append(names[m])
+        writers = sorted(roles["out"], key=order.get)
+        readers = [n for n in sorted(roles["in"], key=order.get) if n not in writers]
+        root = next((w for w in writers if isinstance(mods[w], PRUNABLE)), None)
+        if root is None or not readers: continue                      # the model's outputs: nothing reads them
+        try: _group(model, dg, root, [0])
+        except NotImplementedError: continue                          # a module the engine does not cut
+        writers = [root] + [w for w in writers if w != root]
+        out.append(UnitGroup(root, tuple(writers), tuple(sorted(roles["norm"], key=order.get)), tuple(readers), units(mods[root])))
+    return sorted(out, key=lambda g: order[g.root])
 
 # %% ../nbs/00_core.ipynb #622ed290
 def count_params(model: nn.Module) -> int:
@@ -501,6 +562,9 @@ def _shapes(model):
     return out
 
 
+def _depthwise(m): return isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels == m.out_channels
+
+
 @torch.no_grad()
 def resize_like(model: nn.Module, shapes: dict) -> nn.Module:
     "Resize the Linear/Conv2d/BatchNorm layers of `model` in place to `shapes` (as saved by `save_pruned`)."
@@ -517,6 +581,7 @@ def resize_like(model: nn.Module, shapes: dict) -> nn.Module:
         if isinstance(m, nn.Linear):
             m.in_features, m.out_features = i, o; m.weight = nn.Parameter(m.weight.new_empty(o, i))
         else:
+            if _depthwise(m): m.groups = i          # a depthwise conv stays depthwise at its new width
             m.in_channels, m.out_channels = i, o
             m.weight = nn.Parameter(m.weight.new_empty(o, i // m.groups, *m.kernel_size))
         if m.bias is not None: m.bias = nn.Parameter(m.bias.new_empty(o))
@@ -622,7 +687,7 @@ def _expected(model, shapes):
                 if pre + b in out: out[pre + b] = (s[1],)
             continue
         i, o = s[1], s[2]
-        out[pre + "weight"] = (o, i) if s[0] == "linear" else (o, i // m.groups, *m.kernel_size)
+        out[pre + "weight"] = (o, i) if s[0] == "linear" else (o, 1 if _depthwise(m) else i // m.groups, *m.kernel_size)
         if pre + "bias" in out: out[pre + "bias"] = (o,)
     return out
 
@@ -668,15 +733,17 @@ def _check_fits(model, state, p, arg):
         m = mods.get(n)
         if m is None: raise ValueError(f"{arg}: {p!r} has a layer {n!r} that the model has not; is it the architecture that was saved?")
         cls = _SHAPE_KINDS[s[0]][0]
-        if not isinstance(m, cls) or (s[0] == "conv2d" and (s[1] % m.groups or s[2] % m.groups)):
+        if not isinstance(m, cls) or (s[0] == "conv2d" and (s[1] != s[2] if _depthwise(m) else (s[1] % m.groups or s[2] % m.groups))):
             raise ValueError(f"{arg}: layer {n!r} is {s!r} in {p!r} but a {type(m).__name__} in the model; is it the architecture that was saved?")
     want, sd = _expected(model, state["shapes"]), state["state_dict"]
+    flexible = {f"{n}.{b}" if n else b for n, m in model.named_modules() if type(m) in GRAPH_PRUNERS for b, _ in m.named_buffers(recurse=False)}
+    for k in flexible & set(sd): want[k] = tuple(sd[k].shape)   # a registered module's buffers load at the saved size
     for k, v in sd.items():
         if k not in want: raise ValueError(f"{arg}: {p!r} has weights {k!r} that the model has not; is it the architecture that was saved?")
         if tuple(v.shape) != want[k]:
             raise ValueError(f"{arg}: {k!r} is {_fmt(v.shape)} in {p!r} but {_fmt(want[k])} in the model; is it the architecture that was saved?")
         if v.layout != torch.strided or v.is_meta: raise ValueError(f"path: {p!r} stores {k!r} as a {v.layout} tensor; expected a dense tensor")
-    lack = [k for k in want if k not in sd]
+    lack = [k for k in want if k not in sd and k not in flexible]   # (a file without them keeps the built ones)
     if lack: raise ValueError(f"{arg}: the model has {lack[0]!r}" + (f" and {len(lack) - 1} more" if len(lack) > 1 else "")
                               + f" that {p!r} has no weights for; is it the architecture that was saved?")
 
@@ -703,6 +770,7 @@ def load_pruned(path,                        # a file written by `save_pruned`
     arg = "model"
     if model is None:
         arch, arg = state["arch"], "path"
+        from prunebook import models as _zoo      # noqa: F401 (the zoo registers its builders when it is imported)
         if not arch or arch["name"] not in ARCHITECTURES:
             raise ValueError(f"model: {p!r} was not built by a registered builder "
                              f"(known: {sorted(ARCHITECTURES)}); pass an instance of its architecture as `model`")

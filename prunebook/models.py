@@ -12,14 +12,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from .core import register_arch, count_params, count_macs, prunable_layers, save_pruned, load_pruned
+from .core import register_arch, register_pruner, count_params, count_macs, prunable_layers, save_pruned, load_pruned
 from .data import load_digits, load_mnist5k
 from .distributed import device_of, to_device, train_loader, set_epoch, data_parallel, all_reduce_sum, is_main, sync_buffers
 
 # %% auto #0
 __all__ = ['RECIPES', 'mlp', 'lenet5', 'vgg_small', 'cnn_dense', 'ShortcutA', 'BasicBlock', 'ResNetCifar', 'resnet_cifar',
-           'predict', 'evaluate', 'train', 'train_recipe', 'weights_dir', 'weights_manifest', 'pretrained',
-           'ship_weights']
+           'ShortcutAPruner', 'predict', 'evaluate', 'train', 'train_recipe', 'weights_dir', 'weights_manifest',
+           'pretrained', 'ship_weights']
 
 # %% ../nbs/02_models.ipynb #9f450423
 _ACTS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
@@ -89,13 +89,34 @@ def cnn_dense(channels=(16, 32), dense=(128, 64), activation: str = "relu", in_c
 
 # %% ../nbs/02_models.ipynb #7e65b5e3
 class ShortcutA(nn.Module):
-    "Option-A shortcut: subsample by `stride` and zero-pad channels from `c_in` to `c_out` (no parameters)."
+    """Option-A shortcut: subsample by `stride`, then output channel j is input channel `src[j]`, or zero where
+    `src[j] = -1` (at construction the `c_out - c_in` extra channels, half before and half after; no parameters).
+    Pruning edits `src`: a removed output channel drops its entry, a removed input channel becomes a zero."""
     def __init__(self, c_in, c_out, stride):
         super().__init__(); self.c_in, self.c_out, self.stride = c_in, c_out, stride
+        lo = (c_out - c_in) // 2
+        src = torch.full((c_out,), -1, dtype=torch.long); src[lo:lo + c_in] = torch.arange(c_in)
+        self.register_buffer("src", src)
+        self._replan()
+    def _replan(self):
+        "A plain zero pad when `src` is one block of consecutive input channels (the fast path); else a gather."
+        s = self.src.tolist(); live = [j for j, v in enumerate(s) if v >= 0]
+        block = bool(live) and [s[j] for j in range(live[0], live[-1] + 1)] == list(range(len(live)))
+        self._pad = (live[0], len(s) - 1 - live[-1], len(live)) if block else None
+        self._index = self.src + 1                     # into the input with one zero channel in front
     def forward(self, x):
         if self.stride > 1: x = x[:, :, ::self.stride, ::self.stride]
-        extra = self.c_out - self.c_in
-        return F.pad(x, (0, 0, 0, 0, extra // 2, extra - extra // 2)) if extra else x
+        if self._pad is not None and x.shape[1] == self._pad[2]:
+            return F.pad(x, (0, 0, 0, 0, self._pad[0], self._pad[1])) if self._pad[:2] != (0, 0) else x
+        return F.pad(x, (0, 0, 0, 0, 1, 0)).index_select(1, self._index.to(x.device))
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+        key = prefix + "src"
+        if key in state_dict:               # a pruned shortcut: take the saved channel map whatever its length
+            s = state_dict[key]
+            self.src = s.new_empty(s.shape).to(self.src.device); self.c_out = len(s); self.c_in = int(s.max()) + 1
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+        if key not in state_dict and key in missing_keys: missing_keys.remove(key)   # files saved before the map existed
+        self._replan()
 
 
 class BasicBlock(nn.Module):
@@ -140,6 +161,32 @@ def resnet_cifar(depth: int = 20, width: float = 1.0, in_channels: int = 1, num_
     m = ResNetCifar(depth, width, in_channels, num_classes)
     m.input_shape = (in_channels, input_size, input_size)
     return m
+
+class ShortcutAPruner:
+    "How the graph engine cuts a `ShortcutA`: its input and output channels are independent, like a conv's, through `src`."
+    def __init__(self): self.pruning_dim = 1
+    def prune_out_channels(self, layer: ShortcutA, idxs):
+        keep = [j for j in range(layer.c_out) if j not in set(int(i) for i in idxs)]
+        layer.src = layer.src[keep].clone(); layer.c_out = len(keep); layer._replan()
+        return layer
+    def prune_in_channels(self, layer: ShortcutA, idxs):
+        gone = torch.zeros(layer.c_in, dtype=torch.bool); gone[[int(i) for i in idxs]] = True
+        new = torch.cumsum(~gone, 0) - 1                     # the new index of every kept input channel
+        s = layer.src.cpu()
+        src = torch.where((s >= 0) & ~gone[s.clamp(min=0)], new[s.clamp(min=0)], torch.full_like(s, -1))
+        layer.src = src.to(layer.src.device); layer.c_in -= int(gone.sum()); layer._replan()
+        return layer
+    def zero_out_channels(self, layer: ShortcutA, idxs):
+        layer.src[[int(i) for i in idxs]] = -1; layer._replan()
+    def zero_in_channels(self, layer: ShortcutA, idxs):
+        layer.src[torch.isin(layer.src, torch.as_tensor([int(i) for i in idxs], dtype=torch.long, device=layer.src.device))] = -1
+        layer._replan()
+    def get_out_channels(self, layer): return layer.c_out
+    def get_in_channels(self, layer): return layer.c_in
+
+
+register_pruner(ShortcutA, ShortcutAPruner())
+
 
 # %% ../nbs/02_models.ipynb #6639663e
 @torch.no_grad()
