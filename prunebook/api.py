@@ -223,12 +223,13 @@ def check_inputs(model: nn.Module, method: str, data=None, input_shape=None, lat
     elif latency is not None and getattr(model, "input_shape", None) is not None:
         _check_input_shape(model, model.input_shape, dtype, "model.input_shape")
     first = data.tensors[0] if isinstance(data, TensorDataset) and data.tensors else data
+    if data is not None:                  # the inputs first: the model checks below trace the model with their shape
+        tensors = data.tensors if isinstance(data, TensorDataset) else (data,)
+        if not tensors: raise ValueError("data: the TensorDataset holds no tensors; expected TensorDataset(inputs) or TensorDataset(inputs, labels)")
+        X, out = _check_inputs_tensor(tensors[0], model, dtype)
     _check_model(m, model, input_shape if input_shape is not None else
                  tuple(first.shape[1:]) if isinstance(first, torch.Tensor) and first.dim() > 1 else getattr(model, "input_shape", None))
     if data is None: return None
-    tensors = data.tensors if isinstance(data, TensorDataset) else (data,)
-    if not tensors: raise ValueError("data: the TensorDataset holds no tensors; expected TensorDataset(inputs) or TensorDataset(inputs, labels)")
-    X, out = _check_inputs_tensor(tensors[0], model, dtype)
     rest = list(tensors[1:])
     if rest and (m.data == "labelled" or options.get("selection") == "actgrad"): rest[0] = _check_labels(rest[0], len(X), out)
     if all(a is b for a, b in zip((X, *rest), tensors)): return data

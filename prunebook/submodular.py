@@ -11,13 +11,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import PruneReport, prunable_layers, remove_units, is_chain, chain_plan, count_params, cut_error, _trace
+from .core import PruneReport, prunable_layers, remove_units, is_chain, chain_plan, count_params, cut_error, _trace, _group, unit_groups
 from .distributed import device_of, to_device, world, all_reduce_sum, shard_rows
 
 # %% auto #0
-__all__ = ['DEAD', 'VARIANTS', 'SELECTIONS', 'objective', 'GreedyResult', 'gram_stats', 'greedy_gram', 'dead_columns',
-           'restore_dead', 'greedy_select', 'Pair', 'pruning_pairs', 'next_inputs', 'next_weight', 'uniform_fraction',
-           'refit', 'actgrad_scores', 'submodular_prune', 'finetune']
+__all__ = ['DEAD', 'VARIANTS', 'SELECTIONS', 'objective', 'GreedyResult', 'gram_stats', 'greedy_gram', 'greedy_readers',
+           'dead_columns', 'restore_dead', 'greedy_select', 'Pair', 'pruning_pairs', 'next_inputs', 'next_weight',
+           'uniform_fraction', 'refit', 'actgrad_scores', 'submodular_prune', 'finetune']
 
 # %% ../nbs/20_submodular.ipynb #b43727a3
 def objective(B: torch.Tensor, A: torch.Tensor, W: torch.Tensor, S, group_size: int = 1) -> float:
@@ -58,49 +58,72 @@ def gram_stats(B: torch.Tensor, A: torch.Tensor, W: torch.Tensor, dtype=torch.fl
 
 def greedy_gram(G: torch.Tensor, H: torch.Tensor, t0, k: int, group_size: int = 1, tol: float = 1e-10):
     "Greedy forward selection of k channels (blocks of `group_size` columns) from Gram statistics; returns (order, F path, W^T refit)."
-    N, d = H.shape
-    g = group_size
-    if not isinstance(g, int) or g < 1 or N % g: raise ValueError(f"group_size: must be a positive integer dividing the {N} columns, got {g!r}")
-    n = N // g
+    order, fs, (W_new,) = greedy_readers([(G, H, t0, group_size)], k, tol)
+    return order, fs, W_new
+
+
+def greedy_readers(stats: list, k: int, tol: float = 1e-10):
+    """The greedy for channels read by several layers: `stats` holds one `(G, H, t0, group_size)` per reader (see
+    `gram_stats`), all over the same n channels. The objective is the readers' summed explained energy over their
+    summed t0; each step keeps the channel with the largest summed gain. Returns (order, F path, [W^T refit per reader])."""
+    if not stats: raise ValueError("stats: expected the statistics of at least one reader")
+    ns = []
+    for G, H, t0, g in stats:
+        N = H.shape[0]
+        if not isinstance(g, int) or g < 1 or N % g: raise ValueError(f"group_size: must be a positive integer dividing the {N} columns, got {g!r}")
+        ns.append(N // g)
+    if len(set(ns)) != 1: raise ValueError(f"stats: the readers see different numbers of channels {ns}")
+    n = ns[0]
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= n: raise ValueError(f"k: expected an integer in [0, {n}] (the number of channels), got {k!r}")
-    t0 = float(t0)
-    if t0 == 0 and k > 0:
+    T0 = sum(float(t0) for _, _, t0, _ in stats)
+    if T0 == 0 and k > 0:
         warnings.warn("the target A W^T is zero on these samples (the next layer's weights, or its inputs, are all zero): "
                       "every choice of channels reproduces it exactly, F is 0 for every set, and the greedy keeps the "
-                      f"{k} lowest-index channels", RuntimeWarning, stacklevel=2)
-    idx = torch.arange(N, device=H.device).view(n, g)
-    C = G[idx[:, :, None], idx[:, None, :]].clone()              # residual Gram block of every channel (n, g, g)
-    Q = H.view(n, g, d).clone()                                  # residual correlation with the target (n, g, d)
-    scale = torch.linalg.eigvalsh(C)[:, -1].clamp(min=0)         # lambda_max of each original block
-    Z, Y, order, fs, f = [], [], [], [], 0.0
-    alive = torch.ones(n, dtype=torch.bool, device=H.device)
+                      f"{k} lowest-index channels", RuntimeWarning, stacklevel=3)
+    readers = []
+    for G, H, _, g in stats:
+        N, d = H.shape
+        idx = torch.arange(N, device=H.device).view(n, g)
+        C = G[idx[:, :, None], idx[:, None, :]].clone()              # residual Gram block of every channel (n, g, g)
+        readers.append(dict(G=G, H=H, g=g, idx=idx, C=C, Q=H.view(n, g, d).clone(),   # and its residual correlation (n, g, d)
+                            scale=torch.linalg.eigvalsh(C)[:, -1].clamp(min=0), Z=[], Y=[]))   # lambda_max of each original block
+    order, fs, f = [], [], 0.0
+    alive = torch.ones(n, dtype=torch.bool, device=stats[0][1].device)
     for _ in range(k):
-        lam, V = torch.linalg.eigh(C)
-        top = lam[:, -1].clamp(min=0)
-        keep = (top > tol * scale)[:, None] & (lam > tol * top[:, None])      # independent residual directions
-        proj = torch.einsum("ngr,ngd->nrd", V, Q)
-        gains = (torch.where(keep, (proj ** 2).sum(-1) / torch.where(keep, lam, torch.ones_like(lam)), torch.zeros_like(lam))).sum(-1)
+        gains = 0
+        for r in readers:
+            lam, V = torch.linalg.eigh(r["C"])
+            top = lam[:, -1].clamp(min=0)
+            keep = (top > tol * r["scale"])[:, None] & (lam > tol * top[:, None])      # independent residual directions
+            proj = torch.einsum("ngr,ngd->nrd", V, r["Q"])
+            gains = gains + (torch.where(keep, (proj ** 2).sum(-1) / torch.where(keep, lam, torch.ones_like(lam)), torch.zeros_like(lam))).sum(-1)
+            r.update(lam=lam, V=V, keep=keep)
         gains[~alive] = -1.0
         c = int(torch.argmax(gains))                             # first maximum: ties go to the lowest channel index
         alive[c] = False
-        if keep[c].any():
+        for r in readers:
+            lam, V, keep, Z, Y, G, H, idx = r["lam"], r["V"], r["keep"], r["Z"], r["Y"], r["G"], r["H"], r["idx"]
+            if not keep[c].any(): continue
             M = (V[c][:, keep[c]] / lam[c][keep[c]].sqrt()).T    # (r, g)
             I = idx[c]
             Zc, Yc = (torch.cat(Z), torch.cat(Y)) if Z else (None, None)
             z = M @ (G[I] - (Zc[:, I].T @ Zc if Z else 0))
             y = M @ (H[I] - (Zc[:, I].T @ Yc if Z else 0))
             Z.append(z); Y.append(y)
-            zb = z.T.reshape(n, g, -1)
-            C -= torch.einsum("ngr,nhr->ngh", zb, zb)
-            Q -= torch.einsum("ngr,rd->ngd", zb, y)
-            f += (y ** 2).sum().item() / t0 if t0 > 0 else 0.0
+            zb = z.T.reshape(n, r["g"], -1)
+            r["C"] -= torch.einsum("ngr,nhr->ngh", zb, zb)
+            r["Q"] -= torch.einsum("ngr,rd->ngd", zb, y)
+            f += (y ** 2).sum().item() / T0 if T0 > 0 else 0.0
         order.append(c); fs.append(f)
-    W_new = torch.zeros(N, d, dtype=H.dtype, device=H.device)
-    if Z:
-        Zc, Yc = torch.cat(Z), torch.cat(Y)
-        cols = idx[sorted(order)].flatten()
-        W_new[cols] = torch.linalg.pinv(Zc[:, cols]) @ Yc
-    return order, fs, W_new
+    refits = []
+    for r in readers:
+        W_new = torch.zeros_like(r["H"])
+        if r["Z"]:
+            Zc, Yc = torch.cat(r["Z"]), torch.cat(r["Y"])
+            cols = r["idx"][sorted(order)].flatten()
+            W_new[cols] = torch.linalg.pinv(Zc[:, cols]) @ Yc
+        refits.append(W_new)
+    return order, fs, refits
 
 
 DEAD = ("original", "min-norm")
@@ -137,11 +160,18 @@ def greedy_select(B: torch.Tensor, A: torch.Tensor, W: torch.Tensor, k: int, gro
 
 # %% ../nbs/20_submodular.ipynb #8ca6c129
 class Pair(NamedTuple):
-    "A prunable layer and the module that reads its outputs."
+    "A prunable group of units, named by the layer that writes them, and the modules that read them."
     layer: str
-    next: str
-    group: int            # input columns of `next` per unit of `layer` (kh*kw for a conv, H*W after Flatten, else 1)
+    next: str             # the (first) reader
+    group: int            # input columns of `next` per unit (kh*kw for a conv, H*W after Flatten, else 1)
     norm: str | None      # the BatchNorm right after `layer`, if any
+    more: tuple = ()      # further readers as (name, columns per unit): every block reads a residual stream
+    writers: tuple = ()   # further writers of the same units: the other convs that add into a residual stream
+
+    @property
+    def readers(self) -> tuple:
+        "Every reader as (name, columns per unit), `next` first."
+        return ((self.next, self.group),) + tuple(self.more)
 
 
 def _chain_pairs(model):
@@ -155,41 +185,43 @@ def _chain_pairs(model):
     return out
 
 
-def _graph_pairs(model, input_shape):
-    "Layers whose units one Linear or ungrouped Conv2d reads alone, through channel-wise modules, found on the dependency graph."
-    import torch_pruning as tp
+def _graph_pairs(model, input_shape, coupled=True):
+    """Groups of units (`unit_groups`) that Linear or ungrouped Conv2d layers read through channel-wise modules, each
+    reader seeing exactly the group's units in blocks; with `coupled`, also groups with several writers (a residual stream)."""
     mods, names = dict(model.named_modules()), {m: n for n, m in model.named_modules()}
     dg, out = _trace(model, input_shape), []
-    for name, n in prunable_layers(model).items():
-        m = mods[name]
-        if m not in dg.module2node: continue      # inside a module the graph treats whole (an attention's output projection)
-        fn = tp.prune_conv_out_channels if isinstance(m, nn.Conv2d) else tp.prune_linear_out_channels
-        readers, norms, coupled = [], [], False
-        for dep, idxs in dg.get_pruning_group(m, fn, idxs=[0]):
+    for g in unit_groups(model, input_shape):
+        if g.coupled and not coupled: continue
+        if any(not isinstance(mods[n], (nn.BatchNorm1d, nn.BatchNorm2d)) for n in g.norms):
+            continue                       # a LayerNorm mixes the units: no reader is linear in them
+        cols = {}
+        for dep, idxs in _group(model, dg, g.root, [0]):     # the input columns of unit 0 in every reader
             t = dep.target.module
-            if t is m or t not in names: continue
-            if isinstance(t, (nn.BatchNorm1d, nn.BatchNorm2d)): norms.append(names[t])
-            elif "in_channels" in dep.handler.__name__: readers.append((t, len(idxs)))
-            else: coupled = True          # another writer (a residual stream), a LayerNorm, a depthwise conv
-        if coupled or len(readers) != 1 or len(norms) > 1: continue
-        t, block = readers[0]
-        if isinstance(t, nn.Conv2d) and t.groups == 1 and t.in_channels == n and block == 1:
-            out.append(Pair(name, names[t], t.kernel_size[0] * t.kernel_size[1], norms[0] if norms else None))
-        elif type(t) is nn.Linear and t.in_features == n * block:
-            out.append(Pair(name, names[t], block, norms[0] if norms else None))
+            if "in_channels" in dep.handler.__name__ and t in names: cols[names[t]] = sorted(int(i) for i in idxs)
+        readers = []
+        for r in g.readers:
+            t, c = mods[r], cols.get(r, [])
+            if isinstance(t, nn.Conv2d) and t.groups == 1 and t.in_channels == g.size and c == [0]:
+                readers.append((r, t.kernel_size[0] * t.kernel_size[1]))
+            elif type(t) is nn.Linear and c == list(range(len(c))) and t.in_features == g.size * len(c):
+                readers.append((r, len(c)))
+            else: readers = None; break    # a reader that sees these units among others (a concatenation) or not in blocks
+        if not readers: continue
+        out.append(Pair(g.root, readers[0][0], readers[0][1], g.norms[0] if g.norms else None, tuple(readers[1:]), g.writers[1:]))
     hard = {p.layer: e for p in out if (e := cut_error(model, p.layer, input_shape))}
     if hard: warnings.warn(f"model: {', '.join(hard)} stay whole: the model does not run after one of their units is removed "
                            f"({next(iter(hard.values()))}); a forward pass that fixes their width cannot be pruned there", stacklevel=3)
     return [p for p in out if p.layer not in hard]
 
 
-def pruning_pairs(model: nn.Module, input_shape=None) -> list:
-    """Prunable (layer, next module) pairs: every layer whose units a single Linear or Conv2d reads, and reads alone.
+def pruning_pairs(model: nn.Module, input_shape=None, coupled: bool = True) -> list:
+    """Prunable groups of units and their readers: every group whose units Linear or Conv2d layers read, each one all
+    of them in blocks, through channel-wise modules (BatchNorm, activations, pooling, residual additions).
 
     A chain is walked by hand (`chain_plan`); any other model, or a chain with a module the walker has no rule for, is
-    traced with Torch-Pruning's dependency graph (`input_shape`, one sample's shape, or `model.input_shape`). Layers
-    coupled to others (a residual stream written by several convolutions), read by several modules, or read through a
-    LayerNorm or a depthwise convolution have no single next layer to refit and are left whole."""
+    traced with Torch-Pruning's dependency graph (`input_shape`, one sample's shape, or `model.input_shape`). A residual
+    stream, written by several convolutions and read by every block, is one group (`coupled=False` leaves it whole).
+    Units read through a LayerNorm, or together with other units (a concatenation), stay whole."""
     layers = prunable_layers(model)
     if len(layers) < 2:
         raise ValueError(f"model: nothing to prune: its only Linear or Conv2d layer is {list(layers)}" if layers else
@@ -197,11 +229,11 @@ def pruning_pairs(model: nn.Module, input_shape=None) -> list:
     if is_chain(model):
         try: return _chain_pairs(model)
         except NotImplementedError: pass
-    pairs = _graph_pairs(model, input_shape)
+    pairs = _graph_pairs(model, input_shape, coupled)
     if not pairs:
-        raise ValueError(f"model: nothing to prune: none of its {len(layers)} Linear/Conv2d layers has units that exactly one Linear "
-                         "or Conv2d layer reads, and reads alone (units read through a LayerNorm, by several layers, or together "
-                         "with other layers' units stay whole)")
+        raise ValueError(f"model: nothing to prune: none of its {len(layers)} Linear/Conv2d layers has units that Linear "
+                         "or Conv2d layers read in blocks (units read through a LayerNorm, or together with other layers' units, stay whole"
+                         + ("" if coupled else "; coupled=False leaves residual streams whole") + ")")
     return pairs
 
 
@@ -233,7 +265,7 @@ def uniform_fraction(model: nn.Module, compression: float, pairs: list | None = 
     "The uniform keep fraction f that meets a whole-network parameter compression ratio (the official a f^2 + b f = budget rule)."
     pairs = pairs or pruning_pairs(model)
     mods = dict(model.named_modules())
-    pruned, nexts = {p.layer for p in pairs}, {p.next for p in pairs}
+    pruned, nexts = {w for p in pairs for w in (p.layer, *p.writers)}, {r for p in pairs for r, _ in p.readers}
     bias = lambda n: mods[n].bias.numel() if mods[n].bias is not None else 0
     size_orig = count_params(model)
     prunable_size = sum(mods[n].weight.numel() for n in pruned | nexts) + sum(bias(n) for n in pruned)
@@ -281,31 +313,40 @@ def actgrad_scores(model: nn.Module, X: torch.Tensor, y: torch.Tensor, pair: Pai
     return total / len(X)       # under torchrun, _select adds up the ranks' sums instead
 
 # %% ../nbs/20_submodular.ipynb #965b9cca
-def _select(selection, k, n, pair, B, A, W, rng, model, X, y, reweight, dead="original"):
-    "Kept channels (selection order), the F path (greedy only), the refitted W^T (or None) and the kept columns dead on the sample."
-    g = pair.group
+def _select(selection, k, n, pair, Bs, As, Ws, rng, model, X, y, reweight, dead="original"):
+    """Kept channels (selection order), the F path (greedy only), the refitted W^T of every reader (or None) and the
+    kept columns dead on the sample. `Bs`, `As`, `Ws`: one entry per reader of `pair` (`Pair.readers`)."""
+    gs = [g for _, g in pair.readers]
     if selection == "greedy":
-        G, H, t0 = (all_reduce_sum(s) for s in gram_stats(B, A, W))       # under torchrun: sums over every rank's rows
-        order, fs, W_new = greedy_gram(G, H, t0, k, g)
-        return order, fs, (restore_dead(W_new, G, W, order, g, dead) if reweight else None), len(dead_columns(G, order, g))
+        stats = [tuple(all_reduce_sum(s) for s in gram_stats(B, A, W)) for B, A, W in zip(Bs, As, Ws)]   # under torchrun: every rank's rows
+        order, fs, W_news = greedy_readers([(G, H, t0, g) for (G, H, t0), g in zip(stats, gs)], k)
+        refits = [restore_dead(W_new, G, W, order, g, dead) for W_new, (G, _, _), W, g in zip(W_news, stats, Ws, gs)] if reweight else None
+        return order, fs, refits, sum(len(dead_columns(G, order, g)) for (G, _, _), g in zip(stats, gs))
     if selection == "random": order = torch.randperm(n, generator=rng)[:k].tolist()
-    elif selection == "weightnorm": order = torch.argsort(W.abs().view(W.shape[0], n, g).sum((0, 2)), descending=True, stable=True)[:k].tolist()
+    elif selection == "weightnorm":          # outgoing L1 norm of each unit, summed over its readers
+        norms = sum(W.abs().view(W.shape[0], n, g).sum((0, 2)) for W, g in zip(Ws, gs))
+        order = torch.argsort(norms, descending=True, stable=True)[:k].tolist()
     else:
-        s = actgrad_scores(model, X, y, pair)
+        s = sum(actgrad_scores(model, X, y, pair._replace(next=r, group=g)) for r, g in pair.readers)
         if world()[1] > 1: s = all_reduce_sum(s * len(X)) / all_reduce_sum(torch.tensor(float(len(X)), dtype=s.dtype, device=s.device))
         order = torch.argsort(s, descending=True, stable=True)[:k].tolist()
     if not reweight: return order, [], None, None
-    G, H, _ = (all_reduce_sum(s) for s in gram_stats(B, B, W))
-    return order, [], restore_dead(refit(G, H, order, g), G, W, order, g, dead), len(dead_columns(G, order, g))
+    refits, n_dead = [], 0
+    for B, W, g in zip(Bs, Ws, gs):
+        G, H, _ = (all_reduce_sum(s) for s in gram_stats(B, B, W))
+        refits.append(restore_dead(refit(G, H, order, g), G, W, order, g, dead)); n_dead += len(dead_columns(G, order, g))
+    return order, [], refits, n_dead
 
 
 @torch.no_grad()
-def _apply(model, pair, order, W_new, n, reweight_only=False, remove_only=False, input_shape=None):
-    "Write the refitted weights into the next module and physically remove the layer's other channels (one silent channel if k = 0)."
-    nxt = dict(model.named_modules())[pair.next]
+def _apply(model, pair, order, W_news, n, reweight_only=False, remove_only=False, input_shape=None):
+    "Write the refitted weights into every reader and physically remove the group's other channels (one silent channel if k = 0)."
+    mods = dict(model.named_modules())
     if not remove_only:
-        if W_new is not None: nxt.weight.copy_(W_new.T.reshape(nxt.weight.shape).to(nxt.weight))
-        if not order: nxt.weight.zero_()
+        for i, (r, _) in enumerate(pair.readers):
+            nxt = mods[r]
+            if W_news is not None: nxt.weight.copy_(W_news[i].T.reshape(nxt.weight.shape).to(nxt.weight))
+            if not order: nxt.weight.zero_()
     if reweight_only: return
     keep = sorted(order) if order else [0]
     if len(keep) < n: remove_units(model, pair.layer, keep, inplace=True, input_shape=input_shape)
@@ -321,7 +362,8 @@ def submodular_prune(model: nn.Module,            # the model to prune; never mo
                      selection: str = "greedy",   # 'greedy' (the method), or the baselines 'random', 'weightnorm', 'actgrad'
                      collect_mode: str = "eval",  # the mode the statistics are collected in: 'eval', or 'train' as the official code
                      dead: str = "original",      # refitted weights of a kept channel that is zero on every sample: 'original' or 'min-norm'
-                     input_shape=None):           # one sample's shape, for a model that is not a chain when there is no data
+                     input_shape=None,            # one sample's shape, for a model that is not a chain when there is no data
+                     coupled: bool = True):       # prune a residual stream's channels as one group (False: streams stay whole)
     """Structured pruning by weakly submodular greedy selection; returns `(smaller_model, PruneReport)`.
 
     Data: `data` is a tensor of a few hundred **unlabeled** inputs (or a `TensorDataset`; labels are used only by
@@ -330,7 +372,9 @@ def submodular_prune(model: nn.Module,            # the model to prune; never mo
     `per_layer={layer: keep fraction}`. `variant` in 'layer', 'seq', 'asym'; `selection` in 'greedy' (the method) and
     the baselines 'random', 'weightnorm', 'actgrad'. `dead`: the refitted weights of a kept channel that is zero on
     every sample, its original ones ('original') or zero ('min-norm'). `input_shape` (one sample's shape) is needed only
-for a model that is not a chain, when there is no data and no `model.input_shape`. The caller's model is never modified."""
+for a model that is not a chain, when there is no data and no `model.input_shape`. A residual stream is one group,
+read by several layers: the greedy sums their objectives and every reader is refitted (`coupled=False` leaves
+streams whole). The caller's model is never modified."""
     t_start = time.time()
     data_free = selection in ("random", "weightnorm") and not reweight
     if isinstance(data, torch.utils.data.TensorDataset): X, y = data.tensors[0], (data.tensors[1] if len(data.tensors) > 1 else None)
@@ -350,7 +394,8 @@ for a model that is not a chain, when there is no data and no `model.input_shape
     if X is not None and world()[1] > 1:         # under torchrun every rank collects its share of the rows; _select adds them up
         X, y = shard_rows(X), (None if y is None else shard_rows(y))
     shape = input_shape if input_shape is not None else (tuple(X.shape[1:]) if X is not None else getattr(model, "input_shape", None))
-    pairs = pruning_pairs(model, shape)
+    if not isinstance(coupled, bool): raise TypeError(f"coupled: expected True or False, got {coupled!r}")
+    pairs = pruning_pairs(model, shape, coupled)
     n_units = {p.layer: prunable_layers(model)[p.layer] for p in pairs}
     if per_layer is not None:
         bad = set(per_layer) - set(n_units)
@@ -367,17 +412,21 @@ for a model that is not a chain, when there is no data and no `model.input_shape
     rng = torch.Generator().manual_seed(seed)
     orig, work = copy.deepcopy(model).eval(), copy.deepcopy(model).eval()
     one_pass = variant == "layer" and selection == "greedy"
-    logs, plans = {}, []
+    logs, plans, cut_out = {}, [], {}
     for p in pairs:
         src = orig if one_pass else work
-        B = None if X is None else next_inputs(src, X, p.next, collect_mode)
-        A = next_inputs(orig, X, p.next, collect_mode) if (variant == "asym" and selection == "greedy") else B
-        W = next_weight(orig if variant in ("asym", "layer") else work, p.next)
-        order, fs, W_new, n_dead = _select(selection, k[p.layer], n_units[p.layer], p, B, A, W, rng, work, X, y, reweight, dead)
+        Bs = [None if X is None else next_inputs(src, X, r, collect_mode) for r, _ in p.readers]
+        As = ([next_inputs(orig, X, r, collect_mode) for r, _ in p.readers] if (variant == "asym" and selection == "greedy") else Bs)
+        Ws = [next_weight(work, r) if variant == "seq" else            # the original weights, of the outputs still there
+              next_weight(orig, r)[cut_out.get(r, slice(None))] for r, _ in p.readers]
+        order, fs, W_new, n_dead = _select(selection, k[p.layer], n_units[p.layer], p, Bs, As, Ws, rng, work, X, y, reweight, dead)
         plans.append((p, order, W_new))
         logs[p.layer] = dict(units=n_units[p.layer], k=k[p.layer], order=order, f=fs, F=fs[-1] if fs else None,
-                             silent=k[p.layer] == 0, dead_kept_columns=n_dead)
-        if not one_pass: _apply(work, p, order, W_new, n_units[p.layer], input_shape=shape)
+                             silent=k[p.layer] == 0, dead_kept_columns=n_dead,
+                             writers=[p.layer, *p.writers], readers=[r for r, _ in p.readers])
+        if not one_pass:
+            _apply(work, p, order, W_new, n_units[p.layer], input_shape=shape)
+            for w in (p.layer, *p.writers): cut_out[w] = sorted(order) if order else [0]   # a stream's writers read later groups
     if one_pass:
         for p, order, W_new in plans: _apply(work, p, order, W_new, n_units[p.layer], reweight_only=True, input_shape=shape)
         for p, order, W_new in plans: _apply(work, p, order, None, n_units[p.layer], remove_only=True, input_shape=shape)

@@ -5,7 +5,8 @@ shape, has the parameters and MACs its report states, saves and loads into a fre
 exact where it should be:
 - magnitude and random remove units without refitting: the pruned model equals the original with the removed units'
   outgoing weights zeroed (`zero_outgoing`), to 1e-5;
-- FPGM and PSAP-R zero filters while training, then remove them: the pruned model equals the masked model to 1e-5;
+- FPGM and PSAP-R zero filters while training (a residual stream's channels as one unit), then remove them: the pruned
+  model equals the masked model to 1e-5;
 - submodular refits the next layers: its greedy objective lies in [0, 1] and grows along the selection;
 - Paoding merges neurons of a chain of dense layers (its interval bounds are written for chains) and refuses other models.
 A method that cannot apply by its nature refuses in one line (a ValueError naming `model`), before any work.
@@ -108,14 +109,24 @@ def test_graph_engine_equals_chain_engine_on_chains(arch):
 
 
 def test_what_graph_models_prune():
-    "Which layers each family prunes: the units one layer alone reads (submodular) and the convs nothing else is coupled to (PSAP)."
+    "Which groups each family prunes: units that Linear/Conv2d layers read in blocks (submodular); units only convs write (PSAP)."
     from prunebook.submodular import pruning_pairs
-    from prunebook.psap import prunable_convs
+    from prunebook.psap import prunable_convs, conv_groups
     res = build("resnet_projection")
-    assert [p.layer for p in pruning_pairs(res, SHAPE)] == ["l1.c1", "l2.c1"]          # the residual stream keeps its width
-    assert [n for n, _ in prunable_convs(res, SHAPE)] == ["l1.c1", "l2.c1"]
-    mob = build("mobilenetv2_inverted")
-    assert [n for n, _ in prunable_convs(mob, SHAPE)] == ["head.0"]                  # expand convs feed a depthwise conv
+    # a residual stream is one group: its writers (stem and each block's last conv, the projection) go together, and
+    # every layer that reads it (each block's first conv, the projection, the head) is refitted
+    assert [(p.layer, p.writers, p.readers) for p in pruning_pairs(res, SHAPE)] == [
+        ("stem.0", ("l1.c2",), (("l1.c1", 9), ("l2.c1", 9), ("l2.short.0", 1))), ("l1.c1", (), (("l1.c2", 9),)),
+        ("l2.c1", (), (("l2.c2", 9),)), ("l2.c2", ("l2.short.0",), (("fc", 1),))]
+    assert [p.layer for p in pruning_pairs(res, SHAPE, coupled=False)] == ["l1.c1", "l2.c1"]   # the streams keep their width
+    # PSAP prunes each residual stream as one unit (all its writers together) and the inner convs
+    assert [(g.root, g.writers) for g in conv_groups(res, SHAPE)] == [
+        ("stem.0", ("stem.0", "l1.c2")), ("l1.c1", ("l1.c1",)), ("l2.c1", ("l2.c1",)), ("l2.c2", ("l2.c2", "l2.short.0"))]
+    assert [n for n, _ in prunable_convs(res, SHAPE, coupled=False)] == ["l1.c1", "l2.c1"]
+    mob = build("mobilenetv2_inverted")                  # the stream of two inverted residuals; expand and depthwise together
+    assert [(g.root, g.writers) for g in conv_groups(mob, SHAPE)] == [
+        ("stem.0", ("stem.0", "blocks.0.project", "blocks.1.project")), ("blocks.0.expand", ("blocks.0.expand", "blocks.0.dw")),
+        ("blocks.1.expand", ("blocks.1.expand", "blocks.1.dw")), ("head.0", ("head.0",))]
     vit = build("transformer")
     assert [p.layer for p in pruning_pairs(vit, SHAPE)] == ["encoder.layers.0.linear1"]   # the feed-forward hidden units
 

@@ -162,6 +162,8 @@ ROWS = [
     ("psap settle True", VGG, "psap", VGG_DS, {"settle": True, "epochs": 1}, ValueError, "settle", "(0, 1]"),
     ("psap budget flops", VGG, "psap", VGG_DS, {"budget": "flops", "epochs": 1}, ValueError, "budget", "'filters' or 'macs'"),
     ("psap sparsity dense", VGG, "psap", VGG_DS, {"sparsity": "dense", "epochs": 1}, ValueError, "sparsity", "expected one of"),
+    ("psap coupled 'yes'", VGG, "psap", VGG_DS, {"coupled": "yes", "epochs": 1}, TypeError, "coupled", "True or False"),
+    ("magnitude coupled 1", MLP, "magnitude", None, {"coupled": 1}, TypeError, "coupled", "True or False"),
     ("submodular bad variant after the one-sample check", NOISY, "submodular", MLP_X, {"variant": "bogus"}, ValueError, "variant", "expected one of"),
     ("submodular bad input_shape, noisy model", NOISY, "submodular", MLP_X, {"input_shape": (15,)}, ValueError, "input_shape", "does not fit"),
     ("paoding unknown option", MLP, "paoding", None, {"targte": 0.5}, TypeError, "targte", "unknown option"),
