@@ -12,16 +12,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from .core import PruneReport, remove_units, is_chain, chain_plan, graph_plan, cut_error, _trace, layer_macs, register_arch, ARCHITECTURES
-from .models import ResNetCifar, BasicBlock
+from .core import PruneReport, remove_units, mask_units, unit_groups, cut_error, _trace, layer_macs
 from .distributed import (device_of, to_device, is_main, all_reduce_sum, train_loader, set_epoch,
                                    data_parallel, sync_buffers)
 
 # %% auto #0
-__all__ = ['METHODS', 'Recipe', 'asfp_ratio', 'settle_epoch', 'structure', 'prunable_convs', 'layer_sparsity', 'allocate',
-           'filter_norms', 'fpgm_scores', 'select_filters', 'prune_step', 'protect_and_restore', 'psap_prune',
-           'default_lr', 'finalize', 'PrunedBlock', 'PrunedResNet', 'hard_remove', 'psap_resnet', 'sfp_flops',
-           'mac_budget']
+__all__ = ['METHODS', 'Recipe', 'asfp_ratio', 'settle_epoch', 'conv_groups', 'prunable_convs', 'writers', 'unit_weights',
+           'layer_sparsity', 'allocate', 'filter_norms', 'fpgm_scores', 'select_filters', 'prune_step',
+           'protect_and_restore', 'psap_prune', 'default_lr', 'finalize', 'hard_remove', 'sfp_flops', 'mac_budget']
 
 # %% ../nbs/30_psap.ipynb #bb26193a
 @dataclass(frozen=True)
@@ -56,49 +54,46 @@ def settle_epoch(recipe: Recipe, epochs: int) -> int:
 
 
 # %% ../nbs/30_psap.ipynb #7d1956d8
-def structure(model: nn.Module) -> str:
-    "'resnet' for prunebook's CIFAR ResNet, 'chain' for an nn.Sequential, 'graph' for any other model."
-    if isinstance(model, ResNetCifar): return "resnet"
-    return "chain" if is_chain(model) else "graph"
-
-
-def _free_convs(model, input_shape):
-    "Ungrouped convs whose filters only their own BatchNorm and the Linear/Conv2d layers that read them depend on."
-    import torch_pruning as tp
-    names, free = {m: n for n, m in model.named_modules()}, []
-    dg = _trace(model, input_shape)
-    for n, m in model.named_modules():
-        if not isinstance(m, nn.Conv2d) or m.groups != 1 or m not in dg.module2node: continue
-        readers, alone = 0, True
-        for dep, _ in dg.get_pruning_group(m, tp.prune_conv_out_channels, idxs=[0]):
-            t = dep.target.module
-            if t is m or t not in names or isinstance(t, (nn.BatchNorm1d, nn.BatchNorm2d)): continue
-            if "in_channels" in dep.handler.__name__ and type(t) in (nn.Conv2d, nn.Linear) and getattr(t, "groups", 1) == 1: readers += 1
-            else: alone = False       # another writer of the same channels (a residual stream), a depthwise conv, a LayerNorm
-        if alone and readers: free.append(n)
-    hard = {n: e for n in free if (e := cut_error(model, n, input_shape))}
-    if hard: warnings.warn(f"model: {', '.join(hard)} stay whole: the model does not run after one of their filters is removed "
+def conv_groups(model: nn.Module, input_shape=None, coupled: bool = True) -> list:
+    """The groups of units the loop prunes (`unit_groups` traced with `input_shape` or `model.input_shape`): those that
+    only convolutions write (ungrouped or depthwise), in module order. With `coupled=False`, only groups with one
+    writer: a residual stream, written by several convs, then stays whole."""
+    mods = dict(model.named_modules())
+    groups = [g for g in unit_groups(model, input_shape) if all(isinstance(mods[w], nn.Conv2d) for w in g.writers)
+              and (coupled or not g.coupled)]
+    hard = {g.root: e for g in groups if (e := cut_error(model, g.root, input_shape))}
+    if hard: warnings.warn(f"model: the units of {', '.join(hard)} stay whole: the model does not run after one of them is removed "
                            f"({next(iter(hard.values()))}); a forward pass that fixes their width cannot be pruned there", stacklevel=3)
-    return [n for n in free if n not in hard]
+    return [g for g in groups if g.root not in hard]
 
 
-def prunable_convs(model: nn.Module, input_shape=None) -> list:
-    """The convs whose filters the loop zeroes, in order: every Conv2d of a chain or of prunebook's CIFAR ResNet; in any
-    other model (traced with `input_shape` or `model.input_shape`) the convs no other layer is coupled to. Once the
-    loop has started, the convs that carry its masks."""
+def prunable_convs(model: nn.Module, input_shape=None, coupled: bool = True) -> list:
+    """The root conv of every group the loop prunes (`conv_groups`), as (name, conv) in order; once the loop has
+    started, the convs that carry its masks (each with its group's other writers in `psap_writers`)."""
     convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
     if not convs: raise ValueError("model: PSAP prunes convolution filters, and this model has no nn.Conv2d layer")
     if any(hasattr(m, "psap_mask") for _, m in convs): return [(n, m) for n, m in convs if hasattr(m, "psap_mask")]
-    if structure(model) != "graph": return convs
-    free = set(_free_convs(model, input_shape))
-    if not free: raise ValueError(f"model: none of its {len(convs)} convolutions can lose filters on its own (each is coupled to other "
-                                  "layers: a residual stream, a grouped or depthwise convolution, a LayerNorm)")
-    return [(n, m) for n, m in convs if n in free]
+    mods = dict(model.named_modules())
+    groups = conv_groups(model, input_shape, coupled)
+    if not groups: raise ValueError(f"model: none of its {len(convs)} convolutions has filters the engine can remove "
+                                    "(each is the model's output, or coupled to a grouped convolution or a LayerNorm"
+                                    + ("" if coupled else ", or to other writers of a residual stream: try coupled=True") + ")")
+    return [(g.root, mods[g.root]) for g in groups]
+
+
+def writers(conv: nn.Conv2d) -> list:
+    "The convs whose output rows are the units of `conv`'s group: `conv` itself, then the group's other writers."
+    return [conv] + list(getattr(conv, "psap_writers", []))
+
+
+def unit_weights(conv: nn.Conv2d, grad: bool = False) -> torch.Tensor:
+    "One row per unit of `conv`'s group: the rows of every writer side by side (their gradients with `grad=True`)."
+    return torch.cat([(w.weight.grad if grad else w.weight).detach().flatten(1) for w in writers(conv)], 1)
 
 
 def layer_sparsity(conv: nn.Conv2d, theta: float = 0.1, live_only: bool = True) -> float:
-    "Share of the weights with |w| <= theta * mean |w| of the live filters: over the live filters, or over all (zeroed ones count)."
-    W = conv.weight.detach()
+    "Share of the weights with |w| <= theta * mean |w| of the live filters (all writers of the group): over the live filters, or over all."
+    W = unit_weights(conv)
     live = getattr(conv, "psap_mask", torch.ones(W.shape[0], dtype=torch.bool, device=W.device))
     if not live.any(): return 1.0
     ref = W[live].abs().mean()
@@ -147,23 +142,27 @@ def allocate(N, s, P: float, allocation: str = "sparsity", p_min: float = 0.0, p
 
 
 # %% ../nbs/30_psap.ipynb #664b19ff
-def _init_state(model):
-    for _, m in prunable_convs(model):
-        dev = m.weight.device
-        m.register_buffer("psap_mask", torch.ones(m.out_channels, dtype=torch.bool, device=dev))
-        m.register_buffer("psap_backup", torch.zeros_like(m.weight.detach()))
-        m.register_buffer("psap_pulse", torch.zeros(m.out_channels, dtype=m.weight.dtype, device=dev))
-        m.register_buffer("psap_grace", torch.zeros(m.out_channels, dtype=torch.bool, device=dev))
+def _init_state(model, coupled: bool = True):
+    "Attach the loop's state to the root conv of every group (mask, pulses, grace) and a backup of its rows to every writer."
+    mods = dict(model.named_modules())
+    for g in conv_groups(model, coupled=coupled):
+        m = mods[g.root]
+        dev, n = m.weight.device, m.out_channels
+        m.psap_writers = [mods[w] for w in g.writers[1:]]            # a plain list: the writers stay where they are in the model
+        m.register_buffer("psap_mask", torch.ones(n, dtype=torch.bool, device=dev))
+        m.register_buffer("psap_pulse", torch.zeros(n, dtype=m.weight.dtype, device=dev))
+        m.register_buffer("psap_grace", torch.zeros(n, dtype=torch.bool, device=dev))
+        for w in writers(m): w.register_buffer("psap_backup", torch.zeros_like(w.weight.detach()))
 
 
 def filter_norms(conv: nn.Conv2d) -> torch.Tensor:
-    "L2 norm of each filter (the SFP criterion)."
-    return conv.weight.detach().flatten(1).norm(dim=1)
+    "L2 norm of each filter (the SFP criterion); a unit written by several convs has all their rows as its filter."
+    return unit_weights(conv).norm(dim=1)
 
 
 def fpgm_scores(conv: nn.Conv2d) -> torch.Tensor:
     "Sum of Euclidean distances from each filter to all others (FPGM's geometric-median proxy): small means replaceable."
-    W = conv.weight.detach().flatten(1)
+    W = unit_weights(conv)
     return torch.cdist(W, W).sum(1)
 
 
@@ -177,10 +176,31 @@ def select_filters(conv: nn.Conv2d, n: int, criterion: str = "l2", exempt=None) 
 def _buf(opt, p):
     return opt.state.get(p, {}).get("momentum_buffer") if opt is not None else None
 
+
+@torch.no_grad()
+def _set_rows(conv, rows, value: str):
+    "On every writer of `conv`'s group: 'save' rows `rows` to the backup, 'zero' them (bias too) or bring their weights 'back'."
+    for w in writers(conv):
+        if value == "save": w.psap_backup[rows] = w.weight[rows]
+        elif value == "back": w.weight[rows] = w.psap_backup[rows]
+        else:
+            w.weight[rows] = 0
+            if w.bias is not None: w.bias[rows] = 0
+
+
+@torch.no_grad()
+def _reset_momentum(conv, rows, opt, bias: bool = True):
+    "Zero the optimizer's momentum of rows `rows` on every writer of `conv`'s group."
+    for w in writers(conv):
+        for p in (w.weight, w.bias if bias else None):
+            buf = _buf(opt, p) if p is not None else None
+            if buf is not None: buf[rows] = 0
+
+
 # %% ../nbs/30_psap.ipynb #f79d8ee1
 @torch.no_grad()
 def prune_step(model: nn.Module, opt, counts, recipe: Recipe) -> dict:
-    "Zero the selected filters of every conv, backing up the newly zeroed ones; frozen filters released by the allocation get their weights back."
+    "Zero the selected filters of every group (on all its writers), backing up the newly zeroed ones; frozen filters released by the allocation get their weights back."
     logs = {}
     idx = lambda m: torch.nonzero(m).flatten().tolist()
     for (name, conv), n in zip(prunable_convs(model), counts):
@@ -188,13 +208,10 @@ def prune_step(model: nn.Module, opt, counts, recipe: Recipe) -> dict:
         sel = select_filters(conv, n, recipe.criterion, conv.psap_grace if recipe.protection else None)
         mask = torch.ones_like(was); mask[sel] = False
         newly, released = (~mask) & was, mask & ~was
-        conv.psap_backup[newly] = conv.weight[newly]
-        if recipe.masked == "frozen": conv.weight[released] = conv.psap_backup[released]
-        conv.weight[~mask] = 0
-        if conv.bias is not None: conv.bias[~mask] = 0
-        for p in (conv.weight, conv.bias):
-            buf = _buf(opt, p)
-            if recipe.reset_momentum and buf is not None: buf[newly | released] = 0
+        _set_rows(conv, newly, "save")
+        if recipe.masked == "frozen": _set_rows(conv, released, "back")
+        _set_rows(conv, ~mask, "zero")
+        if recipe.reset_momentum: _reset_momentum(conv, newly | released, opt)
         conv.psap_mask.copy_(mask); conv.psap_grace.zero_(); conv.psap_pulse.zero_()
         logs[name] = dict(zeroed=int(n), newly=int(newly.sum()), released=int(released.sum()),
                           zeroed_idx=idx(~mask), newly_idx=idx(newly), released_idx=idx(released))
@@ -213,19 +230,18 @@ def protect_and_restore(model: nn.Module, opt, kappa: float = 2.0, rho: float = 
         top = torch.argsort(pulse, descending=True, stable=True)[:math.ceil(rho * len(S))]
         prot = [int(S[i]) for i in top if pulse[i] >= kappa * pulse.median() and pulse[i] > 0]
         if prot:
-            buf = _buf(opt, conv.weight)
-            for j in prot:
-                conv.weight[j] = conv.psap_backup[j]; conv.psap_mask[j] = True; conv.psap_grace[j] = True
+            for j in prot: conv.psap_mask[j] = True; conv.psap_grace[j] = True
+            _set_rows(conv, prot, "back")
             cand = conv.psap_mask & ~conv.psap_grace
             swap = torch.argsort(torch.where(cand, filter_norms(conv), torch.full((conv.out_channels,), float("inf"), device=conv.weight.device)), stable=True)[:len(prot)]
-            conv.psap_backup[swap] = conv.weight[swap]; conv.weight[swap] = 0; conv.psap_mask[swap] = False
-            if reset_momentum and buf is not None: buf[prot] = 0; buf[swap] = 0
+            _set_rows(conv, swap, "save"); _set_rows(conv, swap, "zero"); conv.psap_mask[swap] = False
+            if reset_momentum: _reset_momentum(conv, prot, opt, bias=False); _reset_momentum(conv, swap, opt, bias=False)
         logs[name] = prot
     return logs
 
 # %% ../nbs/30_psap.ipynb #fb77304f
 def _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr=None, momentum=0.9, weight_decay=0.0, batch_size=1,
-           input_shape=None, band=1.0, ema=1.0, budget="filters"):
+           input_shape=None, band=1.0, ema=1.0, budget="filters", coupled=True):
     if not isinstance(model, nn.Module): raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target < 1:
         raise ValueError(f"target: expected a fraction of filters in (0, 1), got {target!r}")
@@ -234,6 +250,7 @@ def _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr
     if not isinstance(train_data, TensorDataset) or len(train_data.tensors) < 2:
         raise TypeError("train_data: expected a labelled TensorDataset(inputs, labels): PSAP trains while it prunes")
     if len(train_data) == 0: raise ValueError("train_data: no samples")
+    if not isinstance(coupled, bool): raise TypeError(f"coupled: expected True or False, got {coupled!r}")
     if budget not in ("filters", "macs"): raise ValueError(f"budget: expected 'filters' or 'macs', got {budget!r}")
     if not 0 <= p_min <= p_max < 1: raise ValueError(f"p_min, p_max: need 0 <= p_min <= p_max < 1, got {p_min}, {p_max}")
     bad = set(switches) - {f.name for f in fields(Recipe)}
@@ -250,7 +267,7 @@ def _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr
                                  ("weight_decay", weight_decay, _real(weight_decay) and 0 <= weight_decay < math.inf, "a finite number >= 0"),
                                  ("batch_size", batch_size, isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size >= 1, "an integer >= 1")]:
         if not ok: raise ValueError(f"{name}: expected {allowed}, got {v!r}")
-    convs = prunable_convs(model, input_shape)
+    convs = prunable_convs(model, input_shape, coupled)
     if not any(m.weight.requires_grad for _, m in convs):
         raise ValueError("model: every conv is frozen (requires_grad=False); prune-train prunes only the convs it trains")
 
@@ -279,6 +296,7 @@ def psap_prune(model: nn.Module,              # the CNN to prune; never modified
                band: float = 0.1,             # each layer prunes at least (1 - band) P and keeps at least (1 - band)(1 - P)
                budget: str = "filters",        # 'filters': zero the uniform rule's number of filters; 'macs': cost at most its MACs
                ema: float = 0.5,              # weight of the newest sparsity reading in its running average (1: no smoothing)
+               coupled: bool = True,          # prune coupled groups (a residual stream's channels) as one unit; False: they stay whole
                probe_iters: int | None = None, # iterations at the start of each epoch that measure gradient pulses
                recalibrate_batches: int = 10, # batches to re-estimate BatchNorm statistics after the last step
                val_data=None,                 # a labelled set: the masked model's loss and accuracy before and after each step and epoch
@@ -294,14 +312,14 @@ def psap_prune(model: nn.Module,              # the CNN to prune; never modified
     whose last epoch trains at chance level warns (`RuntimeWarning`). The caller's model is not modified."""
     t_start = time.time()
     shape = tuple(input_shape or getattr(model, "input_shape", None) or train_data.tensors[0].shape[1:])
-    _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr, momentum, weight_decay, batch_size, shape, band, ema, budget)
+    _check(model, train_data, target, epochs, method, p_min, p_max, switches, lr, momentum, weight_decay, batch_size, shape, band, ema, budget, coupled)
     recipe = replace(METHODS[method], **switches)
     dev = device_of(model)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):   # the caller's global RNG is left as it was
         torch.manual_seed(seed)
         work, steps, history, K, lr = _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr, batch_size,
                                                    momentum, weight_decay, theta, p_min, p_max, kappa, rho, probe_iters,
-                                                   val_data, progress, method, shape, band, ema, budget)
+                                                   val_data, progress, method, shape, band, ema, budget, coupled)
         masked_model = finalize(work, train_data, recalibrate_batches, batch_size, seed)
     small = hard_remove(masked_model)
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
@@ -311,7 +329,7 @@ def psap_prune(model: nn.Module,              # the CNN to prune; never modified
                                      seconds=time.time() - t_start, data=f"{len(train_data)} labelled training samples",
                                      logs=dict(method=method, recipe=asdict(recipe), target=target, epochs=epochs, lr=lr, seed=seed,
                                                pretrained=pretrained, probe_iters=K, steps=steps, history=history,
-                                               constants=dict(theta=theta, p_min=p_min, p_max=p_max, band=band, ema=ema, budget=budget, kappa=kappa, rho=rho),
+                                               constants=dict(theta=theta, p_min=p_min, p_max=p_max, band=band, ema=ema, budget=budget, coupled=coupled, kappa=kappa, rho=rho),
                                                settled=settle_epoch(recipe, epochs)))
     report.masked_model = masked_model
     _warn_if_chance(history, small, lr, pretrained)
@@ -350,13 +368,14 @@ def _val(model, data, batch_size=512):
 
 
 def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr, batch_size, momentum, weight_decay, theta,
-                 p_min, p_max, kappa, rho, probe_iters, val_data, progress, method, input_shape=None, band=1.0, ema=1.0, budget="filters"):
+                 p_min, p_max, kappa, rho, probe_iters, val_data, progress, method, input_shape=None, band=1.0, ema=1.0, budget="filters",
+                 coupled=True):
     """The prune-train loop of `psap_prune`, on a copy of `model` and on the model's device. Under `torchrun` each rank
     trains on its shard and DDP averages the gradients, so the weights, the gradient pulses and every decision below
     are the same on every rank; the masks and backups stay out of DDP's buffer broadcast (each rank keeps its own)."""
     work = copy.deepcopy(model)
     if getattr(work, "input_shape", None) is None and input_shape is not None: work.input_shape = tuple(input_shape)   # for tracing the copy
-    _init_state(work)
+    _init_state(work, coupled)
     dev = device_of(work)
     dl = train_loader(train_data, batch_size, seed)
     net = data_parallel(work, [n for n, _ in work.named_buffers() if n.rsplit(".", 1)[-1].startswith("psap_")])
@@ -369,7 +388,7 @@ def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr
     convs = prunable_convs(work)
     names, N = [n for n, _ in convs], [m.out_channels for _, m in convs]
     steps, history, smooth = [], [], None
-    price = mac_budget(work) if budget == "macs" else None
+    price = mac_budget(work, coupled=coupled) if budget == "macs" else None
 
     def do_prune(t):
         nonlocal smooth
@@ -405,19 +424,17 @@ def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr
                     if conv.weight.grad is None: continue            # frozen: nothing zeroed, no gradient
                     z = ~conv.psap_mask
                     if probing and it < K:
-                        gn = conv.weight.grad.flatten(1).norm(dim=1)
+                        gn = unit_weights(conv, grad=True).norm(dim=1)
                         conv.psap_pulse[z] += gn[z] / K
                         if z.any(): probe[name]["zeroed"].append(gn[z].mean().item())
                         probe[name]["live"].append(gn[~z].mean().item())
                     if recipe.masked in ("frozen", "grad_mask"):
-                        conv.weight.grad[z] = 0
-                        if conv.bias is not None and conv.bias.grad is not None: conv.bias.grad[z] = 0
+                        for w in writers(conv):
+                            w.weight.grad[z] = 0
+                            if w.bias is not None and w.bias.grad is not None: w.bias.grad[z] = 0
             opt.step()
             if recipe.masked == "frozen":
-                with torch.no_grad():
-                    for _, conv in convs:
-                        conv.weight[~conv.psap_mask] = 0
-                        if conv.bias is not None: conv.bias[~conv.psap_mask] = 0
+                for _, conv in convs: _set_rows(conv, ~conv.psap_mask, "zero")
             if probing and recipe.protection and it == K - 1:
                 was = {n: c.psap_mask.clone() for n, c in convs}
                 steps[-1]["protected"] = protect_and_restore(work, opt, kappa, rho, recipe.reset_momentum)
@@ -435,24 +452,13 @@ def _prune_train(model, train_data, target, epochs, recipe, pretrained, seed, lr
 
 
 # %% ../nbs/30_psap.ipynb #c3ace604
-def _norm_after(model, name):
-    if structure(model) == "chain": return next((c.name for c in chain_plan(model, name) if c.role == "norm"), None)
-    if structure(model) == "graph": return next((n for n, r, _ in graph_plan(model, name, [0]) if r == "norm"), None)
-    if name == "conv1": return "bn1"
-    return name[:-len("conv1")] + "bn1" if name.endswith("conv1") else name[:-len("conv2")] + "bn2"
-
-
 @torch.no_grad()
 def finalize(model: nn.Module, train_data: TensorDataset, recalibrate_batches: int = 10, batch_size: int = 128, seed: int = 0):
-    "Silence zeroed channels that feed convolutions (zero their BatchNorm weight and bias), then recalibrate BatchNorm statistics; in place."
-    mods = dict(model.named_modules())
+    """Silence every zeroed unit of every group (`mask_units`: its writers' rows, its BatchNorm weight and bias, whatever
+    else writes or reads it), then recalibrate BatchNorm statistics; in place."""
     for name, conv in prunable_convs(model):
-        z = ~conv.psap_mask
-        conv.weight[z] = 0
-        if conv.bias is not None: conv.bias[z] = 0
-        bn = _norm_after(model, name)
-        if bn and not (structure(model) == "resnet" and name.endswith("conv2")):
-            mods[bn].weight[z] = 0; mods[bn].bias[z] = 0
+        keep = torch.nonzero(conv.psap_mask).flatten().tolist()
+        if len(keep) < conv.out_channels: mask_units(model, name, keep, inplace=True, input_shape=getattr(model, "input_shape", None))
     bns = [m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
     if recalibrate_batches > 0 and bns:
         saved = [b.momentum for b in bns]
@@ -466,98 +472,25 @@ def finalize(model: nn.Module, train_data: TensorDataset, recalibrate_batches: i
         for b, m in zip(bns, saved): b.momentum = m
     return model.eval()
 
-# %% ../nbs/30_psap.ipynb #78fb708d
-def _slice_bn(bn, idx):
-    new = nn.BatchNorm2d(len(idx), eps=bn.eps, momentum=bn.momentum)
-    with torch.no_grad():
-        new.weight.copy_(bn.weight[idx]); new.bias.copy_(bn.bias[idx])
-        new.running_mean.copy_(bn.running_mean[idx]); new.running_var.copy_(bn.running_var[idx])
-    return new
-
-
-def _slice_conv(conv, out_idx, in_idx):
-    new = nn.Conv2d(len(in_idx), len(out_idx), conv.kernel_size, conv.stride, conv.padding, bias=conv.bias is not None)
-    with torch.no_grad():
-        new.weight.copy_(conv.weight[out_idx][:, in_idx])
-        if conv.bias is not None: new.bias.copy_(conv.bias[out_idx])
-    return new
-
-
-class PrunedBlock(nn.Module):
-    "A basic block with fewer filters: interior channels removed; removed output channels add their BatchNorm constant to the full-width stream."
-    def __init__(self, blk: BasicBlock, in_idx, k1, k2):
-        super().__init__()
-        self.conv1, self.bn1 = _slice_conv(blk.conv1, k1, in_idx), _slice_bn(blk.bn1, k1)
-        self.conv2, self.bn2 = _slice_conv(blk.conv2, k2, k1), _slice_bn(blk.bn2, k2)
-        self.shortcut = copy.deepcopy(blk.shortcut)
-        bn = blk.bn2
-        const = (bn.bias - bn.weight * bn.running_mean / torch.sqrt(bn.running_var + bn.eps)).detach().clone()
-        const[k2] = 0
-        self.register_buffer("in_idx", torch.as_tensor(in_idx, dtype=torch.long))
-        self.register_buffer("out_idx", torch.as_tensor(k2, dtype=torch.long))
-        self.register_buffer("const", const)
-        self.full_input = len(in_idx) == blk.conv1.in_channels
-    def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x if self.full_input else x.index_select(1, self.in_idx))))
-        z = self.bn2(self.conv2(y))
-        full = self.const.view(1, -1, 1, 1).expand(z.shape[0], -1, z.shape[2], z.shape[3]).clone()
-        return F.relu(full.index_copy(1, self.out_idx, z) + self.shortcut(x))
-
-# %% ../nbs/30_psap.ipynb #2ffc7b73
-class PrunedResNet(nn.Module):
-    "The small dense CIFAR ResNet after soft filter pruning: narrower convs, the residual stream at full width."
-    def __init__(self, net: ResNetCifar):
-        super().__init__()
-        keep = lambda conv: torch.nonzero(conv.psap_mask).flatten().tolist()
-        k0 = keep(net.conv1)
-        self.conv1, self.bn1 = _slice_conv(net.conv1, k0, list(range(net.conv1.in_channels))), _slice_bn(net.bn1, k0)
-        self.register_buffer("stem_idx", torch.as_tensor(k0, dtype=torch.long))
-        self.stem_width = net.conv1.out_channels
-        stages = []
-        for si, stage in enumerate((net.layer1, net.layer2, net.layer3)):
-            stages.append(nn.Sequential(*[PrunedBlock(blk, k0 if (si, bi) == (0, 0) else list(range(blk.conv1.in_channels)),
-                                                      keep(blk.conv1), keep(blk.conv2)) for bi, blk in enumerate(stage)]))
-        self.layer1, self.layer2, self.layer3 = stages
-        self.fc = copy.deepcopy(net.fc)
-        self.input_shape = getattr(net, "input_shape", None)
-    def forward(self, x):
-        s = F.relu(self.bn1(self.conv1(x)))
-        x = s.new_zeros(s.shape[0], self.stem_width, s.shape[2], s.shape[3]).index_copy(1, self.stem_idx, s)
-        x = self.layer3(self.layer2(self.layer1(x)))
-        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
-
 # %% ../nbs/30_psap.ipynb #69d5e92e
 def _strip(model):
     for m in model.modules():
         for b in ("psap_mask", "psap_backup", "psap_pulse", "psap_grace"): m._buffers.pop(b, None)
+        m.__dict__.pop("psap_writers", None)
     return model
 
 
 @torch.no_grad()
 def hard_remove(masked_model: nn.Module) -> nn.Module:
-    "The small dense model that computes what the finalized masked model computes."
-    if structure(masked_model) == "resnet":
-        small = _strip(PrunedResNet(masked_model)).to(next(masked_model.parameters()).device).eval()
-        if getattr(masked_model, "arch", None):      # rebuildable by `load_pruned` from the base architecture and the kept filters
-            small.arch = dict(name="psap_resnet", args=[], kwargs=dict(
-                base=masked_model.arch, keep={n: torch.nonzero(m.psap_mask).flatten().tolist() for n, m in prunable_convs(masked_model)}))
-        return small
+    """The small dense model that computes what the finalized masked model computes: the zeroed units of every group
+    removed by `remove_units` (a residual stream narrows as a whole). The model keeps its class and `arch`, so it
+    saves and loads like any zoo model."""
     small = copy.deepcopy(masked_model)
     for name, conv in prunable_convs(masked_model):
         keep = torch.nonzero(conv.psap_mask).flatten().tolist()
         if len(keep) < conv.out_channels: remove_units(small, name, keep, inplace=True, input_shape=getattr(masked_model, "input_shape", None))
-    if hasattr(masked_model, "input_shape"): small.input_shape = masked_model.input_shape
     return _strip(small).eval()
 
-
-@register_arch("psap_resnet")
-def psap_resnet(base: dict, keep: dict) -> PrunedResNet:
-    "The shape of a hard-pruned ResNet, rebuilt from its base architecture (`model.arch`) and kept filters; `load_pruned` fills the weights."
-    net = ARCHITECTURES[base["name"]](*base["args"], **base["kwargs"])
-    for name, conv in prunable_convs(net):
-        mask = torch.zeros(conv.out_channels, dtype=torch.bool); mask[keep[name]] = True
-        conv.register_buffer("psap_mask", mask)
-    return _strip(PrunedResNet(net)).eval()
 
 # %% ../nbs/30_psap.ipynb #b8bf3086
 def sfp_flops(model: nn.Module, keep: dict, input_shape=None) -> dict:
@@ -571,30 +504,25 @@ def sfp_flops(model: nn.Module, keep: dict, input_shape=None) -> dict:
     return dict(dense=dense, pruned=pruned, reduction=1 - pruned / dense)
 
 # %% ../nbs/30_psap.ipynb #a7c1dfa0
-def _narrowed(model, name, n_out, input_shape=None):
-    "(reader, share of its input) for each layer whose input shrinks when conv `name` loses filters, by the rules `hard_remove` cuts with."
-    kind = structure(model)
-    if kind == "resnet":                       # the stem feeds the first block's conv1; a block's conv1 feeds its conv2;
-        if name == "conv1": return [("layer1.0.conv1", 1.0)]       # a block's conv2 writes the full-width residual stream
-        return [(name[:-1] + "2", 1.0)] if name.endswith("conv1") else []
-    if kind == "chain": return [(c.name, 1.0) for c in chain_plan(model, name) if c.role == "in"]
-    mods = dict(model.named_modules())
-    width = lambda m: m.in_features if isinstance(m, nn.Linear) else m.in_channels
-    return [(r, n_out * len(idx) / width(mods[r])) for r, role, idx in graph_plan(model, name, [0], input_shape) if role == "in"]
-
-
-def mac_budget(model: nn.Module, input_shape=None):
-    """A function of the filters zeroed per prunable conv (in `prunable_convs` order) that returns the MACs of the small
-    model `hard_remove` would make: each Linear/Conv2d layer's dense MACs times its kept share of outputs and of inputs."""
-    convs = prunable_convs(model, input_shape)
-    N = {n: m.out_channels for n, m in convs}
+def mac_budget(model: nn.Module, input_shape=None, coupled: bool = True):
+    """A function of the units zeroed per group (in `prunable_convs` order) that returns the MACs of the small model
+    `hard_remove` would make: each Linear/Conv2d layer's dense MACs times its kept share of outputs (the group it
+    writes) and of inputs (the groups it reads)."""
+    import torch_pruning as tp
+    groups = conv_groups(model, input_shape, coupled)
+    mods, names = dict(model.named_modules()), {m: n for n, m in model.named_modules()}
     dense = layer_macs(model, input_shape)
-    reads = {n: _narrowed(model, n, N[n], input_shape) for n in N}
+    width = lambda m: m.in_features if isinstance(m, nn.Linear) else m.in_channels
+    dg, reads = _trace(model, input_shape), []
+    for g in groups:                  # the input columns each reader loses with one unit of the group
+        one = dg.get_pruning_group(mods[g.root], tp.prune_conv_out_channels, idxs=[0])
+        reads.append({names[d.target.module]: g.size * len(i) / width(d.target.module) for d, i in one
+                      if names.get(d.target.module) in g.readers and names[d.target.module] in dense})
     def macs(counts) -> float:
-        keep = {n: 1 - c / N[n] for n, c in zip(N, counts)}
-        cut_in = {}
-        for p, rs in reads.items():
-            for r, share in rs: cut_in[r] = cut_in.get(r, 0.0) + share * (1 - keep[p])
-        return sum(v * keep.get(m, 1.0) * (1 - cut_in.get(m, 0.0)) for m, v in dense.items())
+        keep_out, cut_in = {}, {}
+        for g, c, rs in zip(groups, counts, reads):
+            for w in g.writers: keep_out[w] = 1 - c / g.size
+            for r, share in rs.items(): cut_in[r] = cut_in.get(r, 0.0) + share * c / g.size
+        return sum(v * keep_out.get(m, 1.0) * (1 - cut_in.get(m, 0.0)) for m, v in dense.items())
     return macs
 
