@@ -90,8 +90,8 @@ def _check_data(m: Method, data):
                         (" with no labels" if isinstance(data, (torch.Tensor, TensorDataset)) else ""))
 
 # %% ../nbs/35_prune.ipynb #174306b2
-import math, numbers
-from .paoding import dense_view
+import copy, math, numbers
+from .paoding import paoding_structure
 from .submodular import pruning_pairs
 from .psap import prunable_convs
 
@@ -125,7 +125,7 @@ def _check_model(m: Method, model: nn.Module, input_shape=None):
     "The method's own test of what it can prune, run on the caller's model; anything it cannot prune is a ValueError naming `model`."
     _check_shared(model)
     try:
-        if m.fn is paoding_prune: dense_view(model)
+        if m.fn is paoding_prune: paoding_structure(copy.deepcopy(model).eval(), input_shape)
         elif m.fn is submodular_prune: pruning_pairs(model, input_shape)
         else: prunable_convs(model, input_shape)
     except (ValueError, NotImplementedError) as e:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_compare.ipynb #d9c215e8
 from __future__ import annotations
-import json, math, time
+import copy, json, math, time
 from functools import reduce
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from .api import prune, METHODS
 from .core import Table, count_params, count_macs
 from .data import load_digits, unlabeled_subset
 from .models import pretrained, evaluate, _DATA as DATASETS
-from .paoding import dense_view
+from .paoding import paoding_structure, mergeable_layers
 from .robustness import adversarial_accuracy, noise_accuracy, ood_auroc, uniform_noise_like, resize_images
 from .submodular import pruning_pairs
 from .psap import prunable_convs
@@ -34,13 +34,13 @@ def matched_options(method: str, model: nn.Module, fraction: float) -> dict:
     if method not in METHODS: raise ValueError(f"method: expected one of {list(METHODS)}, got {method!r}")
     if not 0 < fraction < 1: raise ValueError(f"fraction: expected a number in (0, 1), got {fraction!r}")
     if method == "paoding":
-        try: view, _ = dense_view(model)
+        try: kind, st = paoding_structure(copy.deepcopy(model).eval(), getattr(model, "input_shape", None))
         except ValueError as e: raise NotApplicable(f"paoding: {e}") from None
-        widths = [lin.out_features for _, lin, _ in view[:-1]]
+        widths = [lin.out_features for _, lin, _ in mergeable_layers(kind, st)]
         if not widths: raise NotApplicable("paoding: the model has no hidden dense layer to merge")
         g = reduce(math.gcd, widths)
         step = 1 / g if g >= 4 and fraction * g >= 1 else 1 / 64     # whole neurons per step in every layer when possible
-        has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
+        has_conv = kind == "chain" and any(isinstance(m, nn.Conv2d) for m in model.modules())   # the toolkit's filters: chains only
         return dict(target=fraction, step=step, prune_conv=has_conv) if has_conv else dict(target=fraction, step=step)
     if METHODS[method].fn is METHODS["submodular"].fn:
         try: pairs = pruning_pairs(model)

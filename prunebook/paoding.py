@@ -17,6 +17,8 @@ from .distributed import device_of
 # %% auto #0
 __all__ = ['PROFILES', 'MODES', 'merge', 'Profile', 'make_profile', 'pair_saliency', 'sorted_pairs', 'greedy_pairs', 'dense_view',
            'feature_box', 'definition_map', 'interval_entropy', 'impact_scores', 'filter_scores', 'prune_conv_filters',
+           'NoIntervalRule', 'valley_point', 'valley_interval', 'interval_product', 'graph_boxes', 'graph_change',
+           'GraphView', 'graph_view', 'graph_ranges', 'graph_impact_scores', 'paoding_structure', 'mergeable_layers',
            'paoding_prune', 'magnitude_prune', 'random_prune']
 
 # %% ../nbs/10_paoding.ipynb #0e15b382
@@ -244,6 +246,330 @@ def prune_conv_filters(model: nn.Module, fraction: float, orig_index: dict | Non
         remove_units(model, name, keep, inplace=True, input_shape=input_shape)
     return removed
 
+# %% ../nbs/10_paoding.ipynb #cca7249c
+import operator
+import torch.fx as fx
+import torch.nn.functional as F
+from torch.fx.node import map_aggregate
+
+from .robustness import _linop
+from .core import GRAPH_PRUNERS
+
+# elementwise activations that never decrease: the image of [lo, hi] is [f(lo), f(hi)]
+_MONO_ACT = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Softplus, nn.Hardsigmoid)
+_MONO_ACT_FN = {F.relu, torch.relu, F.relu6, F.leaky_relu, F.elu, F.hardtanh, F.softplus, F.hardsigmoid, torch.sigmoid,
+                F.sigmoid, torch.tanh, F.tanh}
+# elementwise activations with one minimum x*: falling before it, rising after it
+_VALLEY_ACT = (nn.GELU, nn.SiLU, nn.Hardswish, nn.Mish)
+_VALLEY_FN = {F.gelu, F.silu, F.hardswish, F.mish}
+# modules and functions that move, pool, drop or add values, non-decreasing in every input
+_MONO_MOD = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
+             nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Unflatten, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity)
+_MONO_FN = {operator.add, torch.add, torch.cat, torch.flatten, torch.reshape, torch.transpose, torch.permute, torch.squeeze,
+            torch.unsqueeze, operator.getitem, torch.mean, torch.sum, F.max_pool1d, F.max_pool2d, F.avg_pool1d, F.avg_pool2d,
+            F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.dropout, F.pad}
+_MONO_METHOD = {"view", "reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze", "contiguous", "mean", "sum",
+                "relu", "sigmoid", "tanh", "expand", "clone"}
+_LINEAR_MODULES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+class NoIntervalRule(ValueError):
+    "A module or function of the model that the interval propagation has no rule for."
+
+
+def valley_point(f) -> float:
+    "Where an activation with one minimum (GELU, SiLU) is smallest: golden-section search on [-6, 0] in float64."
+    a, b, r = -6.0, 0.0, (5 ** 0.5 - 1) / 2
+    for _ in range(80):
+        c, d = b - r * (b - a), a + r * (b - a)
+        if f(torch.tensor(c, dtype=torch.float64)) < f(torch.tensor(d, dtype=torch.float64)): b = d
+        else: a = c
+    return (a + b) / 2
+
+
+def valley_interval(f, iv: Interval) -> Interval:
+    "Image of a box under an elementwise `f` with one minimum x*: [min(f(lo), f(hi)), max(f(lo), f(hi))], f(x*) below where the box holds x*."
+    xs = valley_point(f)
+    fl, fh = f(iv.lo), f(iv.hi)
+    inside = (iv.lo < xs) & (iv.hi > xs)
+    return Interval(torch.where(inside, f(torch.tensor(xs, dtype=iv.lo.dtype)), torch.minimum(fl, fh)), torch.maximum(fl, fh), False)
+
+
+def _lohi(v, end: int):
+    "The lower (end=0) or upper (end=1) ends of a value: an Interval's bound, anything else as it is."
+    return map_aggregate(v, lambda a: (a.lo if end == 0 else a.hi) if isinstance(a, Interval) else a)
+
+
+def _mono(fn, args, kwargs) -> Interval:
+    "A function non-decreasing in every tensor argument: evaluated on all the lower ends, then on all the upper ends."
+    return Interval(fn(*_lohi(args, 0), **_lohi(kwargs, 0)), fn(*_lohi(args, 1), **_lohi(kwargs, 1)), False)
+
+
+def _box(v) -> Interval: return v if isinstance(v, Interval) else Interval(v, v, False)
+
+
+def interval_product(a, b) -> Interval:
+    "Image of two boxes (or a box and a constant) under elementwise multiplication: the extremes of the four end products."
+    a, b = _box(a), _box(b)
+    p = torch.stack(torch.broadcast_tensors(a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi))
+    return Interval(p.min(0).values, p.max(0).values, False)
+
+
+def _linear_part(m: nn.Module, iv: Interval, bias: bool) -> Interval:
+    "A Linear, Conv1d/Conv2d or eval-mode BatchNorm applied to a box, with its additive constant or (`bias=False`) without."
+    if isinstance(m, nn.Linear): return iv.affine(m.weight.to(iv.lo), m.bias.to(iv.lo) if bias and m.bias is not None else None)
+    if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+        if m.padding_mode != "zeros": raise NoIntervalRule(f"{type(m).__name__} with padding_mode={m.padding_mode!r}")
+        W, conv = m.weight.to(iv.lo), F.conv1d if isinstance(m, nn.Conv1d) else F.conv2d
+        kw = dict(stride=m.stride, padding=m.padding, dilation=m.dilation, groups=m.groups)
+        b = m.bias.to(iv.lo).view(-1, *[1] * (iv.lo.dim() - 2)) if bias and m.bias is not None else None
+        return _linop(iv, lambda t: conv(t, W, **kw), lambda t: conv(t, W.abs(), **kw), b)
+    if bias: return interval_layer(iv, m)                                       # BatchNorm: scale and shift
+    scale = (m.weight.to(iv.lo) if m.weight is not None else 1.0) / torch.sqrt(m.running_var.to(iv.lo) + m.eps)
+    return iv.scale(scale.view(-1, *[1] * (iv.lo.dim() - 2)))
+
+
+def _rule(node, gm, args, kwargs, change: bool = False, bias: bool = True) -> Interval:
+    "The interval rule of one traced node: boxes in, a box out (`change`: the boxes hold changes; layers add their constants only if `bias`)."
+    op, t = node.op, node.target
+    if op == "call_module":
+        m = gm.get_submodule(t)
+        if isinstance(m, _LINEAR_MODULES): return _linear_part(m, args[0], bias or not change)
+        if isinstance(m, nn.LeakyReLU) and m.negative_slope < 0: raise NoIntervalRule("LeakyReLU with a negative slope")
+        if isinstance(m, _MONO_ACT + _MONO_MOD): return _mono(m, args, kwargs)
+        if isinstance(m, _VALLEY_ACT): return valley_interval(m, args[0])
+        raise NoIntervalRule(type(m).__name__)
+    if op == "call_function":
+        if t in (operator.add, torch.add) and kwargs.get("alpha", 1) < 0: raise NoIntervalRule("add with a negative alpha")
+        if t in _MONO_FN or t in _MONO_ACT_FN: return _mono(t, args, kwargs)
+        if t in _VALLEY_FN: return valley_interval(lambda v: t(v, *args[1:], **kwargs), args[0])
+        if t in (operator.sub, torch.sub): a, b = _box(args[0]), _box(args[1]); return Interval(a.lo - b.hi, a.hi - b.lo, False)
+        if t in (operator.neg, torch.neg): return Interval(-args[0].hi, -args[0].lo, False)
+        if t in (operator.mul, torch.mul): return interval_product(args[0], args[1])
+        if t in (operator.truediv, torch.div) and not isinstance(args[1], Interval) and not kwargs: return interval_product(args[0], 1 / args[1])
+        raise NoIntervalRule(getattr(t, "__name__", str(t)))
+    if op == "call_method" and t in _MONO_METHOD: return _mono(lambda s, *a, **k: getattr(s, t)(*a, **k), args, kwargs)
+    raise NoIntervalRule(f"the tensor method .{t}()" if op == "call_method" else op)
+
+# %% ../nbs/10_paoding.ipynb #1b1dd23b
+def _tensorlike(v) -> bool: return isinstance(v, (Interval, torch.Tensor))
+
+
+def _run(node, gm, args, kwargs):
+    "Run one node on ordinary values (constants, shapes, Python numbers)."
+    if node.op == "call_module": return gm.get_submodule(node.target)(*args, **kwargs)
+    if node.op == "call_function": return node.target(*args, **kwargs)
+    return getattr(args[0], node.target)(*args[1:], **kwargs)
+
+
+def _refuse(node, e) -> ValueError:
+    where = f"module {node.target!r}" if node.op == "call_module" else f"node {node.name!r}"
+    return ValueError(f"model: Paoding has no interval rule for {e} ({where}); it bounds Linear, Conv1d/Conv2d, BatchNorm, "
+                      "pooling, reshaping, sums, products and elementwise activations")
+
+
+@torch.no_grad()
+def graph_boxes(gm: fx.GraphModule, box: Interval) -> tuple:
+    """Value box of every node of a traced model (node name -> Interval, or the value itself for constants, shapes and
+    numbers) when the input lies in `box`; and the names of the nodes that carry the batch dimension."""
+    env, batched = {}, set()
+    load = lambda a: map_aggregate(a, lambda n: env[n.name] if isinstance(n, fx.Node) else n)
+    for node in gm.graph.nodes:
+        if node.op == "placeholder":
+            if batched: raise ValueError("model: Paoding bounds models with one input; this forward takes several")
+            env[node.name] = box; batched.add(node.name); continue
+        if node.op == "get_attr":
+            v = _attr(gm, node.target)
+            env[node.name] = v.detach().to(box.lo) if isinstance(v, torch.Tensor) and v.is_floating_point() else v; continue
+        args, kwargs = load(node.args), load(node.kwargs)
+        if node.op == "output":
+            if not isinstance(args[0], Interval): raise ValueError("model: Paoding needs a forward that returns one tensor")
+            env[node.name] = args[0]; break
+        if any(n.name in batched for n in node.all_input_nodes): batched.add(node.name)
+        found = []
+        map_aggregate((args, kwargs), lambda a: found.append(a) if isinstance(a, Interval) else None)
+        shape_query = node.op == "call_method" and node.target in ("size", "dim") or node.op == "call_function" and node.target is getattr
+        try:    # shapes, numbers and constants are computed as they are; everything that depends on the input by its rule
+            env[node.name] = _run(node, gm, _lohi(args, 0), _lohi(kwargs, 0)) if shape_query or not found else _rule(node, gm, args, kwargs)
+        except NoIntervalRule as e: raise _refuse(node, e) from None
+    return env, batched
+
+
+def _attr(gm, target: str):
+    obj = gm
+    for part in target.split("."): obj = getattr(obj, part)
+    return obj
+
+
+@torch.no_grad()
+def graph_change(gm: fx.GraphModule, boxes: dict, batched: set, start: str, J: Interval, skip=(), bias: bool = False) -> Interval:
+    """Box of the change of the model's output when the output of node `start` changes by the box `J` (one row per
+    candidate) and nothing else changes. Each node's rule applies to the changes; a node no change reaches, and a
+    constant, change by 0; a product uses the value box of the factor that does not change; the nodes in `skip` pass
+    the change on as it is; layers add their constants only if `bias`."""
+    P = J.lo.shape[0]
+    shape = lambda n: (P, *boxes[n].shape[1:]) if n in batched else tuple(boxes[n].shape)
+    zero = lambda n: torch.zeros(shape(n), dtype=J.lo.dtype)
+    env = {}
+    for node in gm.graph.nodes:
+        name = node.name
+        if name == start: env[name] = J; continue
+        if node.op in ("placeholder", "get_attr"): env[name] = None; continue
+        if node.op == "output":
+            out = node.args[0].name
+            return env[out] if env[out] is not None else Interval(zero(out), zero(out), False)
+        if not _tensorlike(boxes[name]):          # a shape or a number, recomputed at the change's batch size
+            val = lambda n: torch.empty(shape(n.name), device="meta") if _tensorlike(boxes[n.name]) else env[n.name]
+            env[name] = _run(node, gm, *map_aggregate((node.args, node.kwargs), lambda n: val(n) if isinstance(n, fx.Node) else n))
+            continue
+        if all(env[n.name] is None for n in node.all_input_nodes if _tensorlike(boxes[n.name])): env[name] = None; continue
+        if name in skip: env[name] = env[node.args[0].name]; continue
+        t = node.target
+        if node.op == "call_function" and t in (operator.mul, torch.mul, operator.truediv, torch.div):
+            (a, da), (b, db) = [(boxes[x.name], env[x.name]) if isinstance(x, fx.Node) else (x, None) for x in node.args[:2]]
+            if t in (operator.truediv, torch.div):
+                if db is not None or isinstance(b, Interval): raise _refuse(node, "a division by a varying value")
+                env[name] = interval_product(da, 1 / b); continue
+            terms = ([interval_product(a, db)] if db is not None else []) + ([interval_product(da, b)] if da is not None else [])
+            if da is not None and db is not None: terms.append(interval_product(da, db))
+            env[name] = terms[0] if len(terms) == 1 else sum(terms[1:], terms[0]); continue
+        change = lambda n: (env[n.name] if env[n.name] is not None else zero(n.name)) if _tensorlike(boxes[n.name]) else env[n.name]
+        args, kwargs = map_aggregate((node.args, node.kwargs), lambda n: change(n) if isinstance(n, fx.Node) else n)
+        try: env[name] = _rule(node, gm, args, kwargs, change=True, bias=bias)
+        except NoIntervalRule as e: raise _refuse(node, e) from None
+    raise ValueError("model: its traced graph has no output")
+
+# %% ../nbs/10_paoding.ipynb #0724303c
+def _elementwise(node, gm) -> str | None:
+    "'act' for an elementwise activation, 'pass' for dropout, identity or a BatchNorm1d (one scale and shift per unit), None otherwise."
+    if node.op == "call_module":
+        m = gm.get_submodule(node.target)
+        if isinstance(m, _MONO_ACT + _VALLEY_ACT): return "act"
+        if isinstance(m, (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity, nn.BatchNorm1d)): return "pass"
+    if node.op == "call_function":
+        if node.target in _MONO_ACT_FN or node.target in _VALLEY_FN: return "act"
+        if node.target is F.dropout: return "pass"
+    if node.op == "call_method" and node.target in ("relu", "sigmoid", "tanh"): return "act"
+    return None
+
+
+def _walk(node, gm) -> tuple:
+    "The elementwise nodes that follow `node` one after another (each the only reader of the one before), and the node after them."
+    path = []
+    while len(node.users) == 1:
+        u = next(iter(node.users))
+        if u.args[:1] != (node,) or _elementwise(u, gm) is None: return path, u
+        path.append(u); node = u
+    return path, None
+
+
+class _Tracer(fx.Tracer):
+    "torch.fx's tracer, with the modules the graph engine was taught (`register_pruner`) kept whole, as torch.nn's are."
+    def is_leaf_module(self, m, qualname): return type(m) in GRAPH_PRUNERS or super().is_leaf_module(m, qualname)
+
+
+@dataclass
+class GraphView:
+    "A traced model and its mergeable layers, each a dict: name, layer, act (the node after its activation), reader, reader_node, skip."
+    gm: fx.GraphModule
+    input_shape: tuple | None
+    hidden: list
+
+
+def graph_view(model: nn.Module, input_shape=None) -> GraphView:
+    """Trace `model` with torch.fx and find every Linear layer whose only reader is another Linear layer, reached through
+    exactly one elementwise activation; then check that every node has an interval rule, for values and for changes."""
+    try: gm = fx.GraphModule(model, _Tracer().trace(model))
+    except Exception as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ValueError(f"model: Paoding could not trace its forward with torch.fx ({type(e).__name__}: {msg})") from None
+    calls = {}
+    for n in gm.graph.nodes:
+        if n.op == "call_module": calls[n.target] = calls.get(n.target, 0) + 1
+    linear = lambda n: n is not None and n.op == "call_module" and isinstance(gm.get_submodule(n.target), nn.Linear) and calls[n.target] == 1
+    hidden = []
+    for n in gm.graph.nodes:
+        if not linear(n): continue
+        path, after = _walk(n, gm)
+        if not linear(after) or sum(_elementwise(p, gm) == "act" for p in path) != 1: continue
+        skip, _ = _walk(after, gm)                 # the reader's own activation: the change is taken before it
+        hidden.append(dict(name=n.target, layer=gm.get_submodule(n.target), act=path[-1].name, reader=gm.get_submodule(after.target),
+                           reader_node=after.name, skip={p.name for p in skip}))
+    if not hidden:
+        raise ValueError("model: Paoding needs a hidden Linear layer whose only reader is another Linear layer, through one elementwise "
+                         "activation (ReLU, sigmoid, tanh, GELU...); this model has none")
+    if input_shape is None: raise ValueError("input_shape: Paoding needs one sample's shape to bound a model that is not a chain")
+    gv = GraphView(gm, tuple(input_shape), hidden)
+    boxes, batched = graph_boxes(gm, _input_box(gv, (0.0, 1.0)))        # every node has a rule for values...
+    for h in hidden:                                                       # ...and for changes
+        z = torch.zeros(1, *boxes[h["reader_node"]].shape[1:], dtype=torch.float64)
+        graph_change(gm, boxes, batched, h["reader_node"], Interval(z, z, False), h["skip"])
+    return gv
+
+
+def _input_box(gv: GraphView, interval) -> Interval:
+    full = lambda v: torch.full((1, *gv.input_shape), float(v), dtype=torch.float64)
+    return Interval(full(interval[0]), full(interval[1]))
+
+
+def _per_unit(iv: Interval) -> Interval:
+    "A box per unit (the last dimension): the hull over every other position (tokens, time steps)."
+    lo, hi = iv.lo.reshape(-1, iv.lo.shape[-1]), iv.hi.reshape(-1, iv.hi.shape[-1])
+    return Interval(lo.min(0).values, hi.max(0).values, False)
+
+
+@torch.no_grad()
+def graph_ranges(gv: GraphView, interval) -> tuple:
+    "The value boxes of every node for inputs in `interval`, and `R[l]`: the post-activation range of each mergeable layer's units."
+    boxes, batched = graph_boxes(gv.gm, _input_box(gv, interval))
+    return (boxes, batched), [_per_unit(boxes[h["act"]]) for h in gv.hidden]
+
+
+@torch.no_grad()
+def graph_impact_scores(pairs: list, l: int, gv: GraphView, ranges: tuple, R: list, prof: Profile, alpha: float = 0.75,
+                        beta: float = 0.25, similarity: float = 0.9):
+    "`impact_scores` on a traced graph: the change at layer l's reader goes through every later node to the output."
+    if not pairs: return torch.empty(0, dtype=torch.float64), dict(width=torch.empty(0), entropy=torch.empty(0))
+    (boxes, batched), h = ranges, gv.hidden[l]
+    p = torch.tensor(pairs)
+    a, b = p[:, 0], p[:, 1]
+    D_lo, D_hi = R[l].lo[a] - R[l].hi[b], R[l].hi[a] - R[l].lo[b]
+    o = h["reader"].weight.detach().double()[:, a if prof.orientation == "kept" else b].T
+    J = Interval(D_lo[:, None], D_hi[:, None], False).scale(o)
+    shape = boxes[h["reader_node"]].shape
+    if len(shape) > 2:                           # a Linear over tokens: the same change at every position
+        v = (len(p), *[1] * (len(shape) - 2), shape[-1])
+        J = Interval(J.lo.view(v).expand(len(p), *shape[1:]), J.hi.view(v).expand(len(p), *shape[1:]), False)
+    J = graph_change(gv.gm, boxes, batched, h["reader_node"], J, h["skip"], prof.delta_bias)
+    lo, hi = J.lo.flatten(1), J.hi.flatten(1)
+    L, ENT = (hi - lo).abs().sum(-1), interval_entropy(lo, hi, similarity)
+    return alpha * torch.sigmoid(L) + beta * torch.sigmoid(ENT), dict(width=L, entropy=ENT)
+
+
+_CHAIN_ONLY = dict(first_layer_ranges="neurons", relu_range="upper", conv_ranges="assume", prop_activation="previous")
+
+
+def paoding_structure(model: nn.Module, input_shape=None, prof: Profile | None = None, engine: str = "auto", prune_conv: bool = False):
+    """How Paoding reads `model`: `('chain', (view, trunk))` when the chain formulas cover it (and `engine` allows), else
+    `('graph', GraphView)`. Anything Paoding cannot read is a one-line ValueError naming what is missing."""
+    if engine not in ("auto", "chain", "graph"): raise ValueError(f"engine: expected 'auto', 'chain' or 'graph', got {engine!r}")
+    prof, why = prof or PROFILES["book"], "engine='graph'"
+    if engine != "graph":
+        try: return "chain", dense_view(model)
+        except ValueError as e:
+            if engine == "chain": raise
+            why = str(e).removeprefix("model: ")
+    only = [f"{k}={v!r}" for k, v in _CHAIN_ONLY.items() if getattr(prof, k) == v]
+    if only: raise ValueError(f"model: the toolkit's switches {', '.join(only)} describe chains of Linear layers only ({why})")
+    if prune_conv: raise ValueError(f"prune_conv: the toolkit's conv filter pruning is written for chain models only ({why})")
+    return "graph", graph_view(model, input_shape)
+
+
+def mergeable_layers(kind: str, st) -> list:
+    "The layers Paoding merges in, as `(name, layer, reader)`, from `paoding_structure`'s answer."
+    if kind == "chain": return [(name, lin, st[0][l + 1][1]) for l, (name, lin, _) in enumerate(st[0][:-1])]
+    return [(h["name"], h["layer"], h["reader"]) for h in st.hidden]
+
 # %% ../nbs/10_paoding.ipynb #d2fb9725
 MODES = ("stochastic", "impact", "baseline")
 
@@ -260,7 +586,7 @@ def _check_common(model, target, step, input_interval):
     return lo, hi
 
 
-def paoding_prune(model: nn.Module,            # a chain model with hidden Linear layers; never modified
+def paoding_prune(model: nn.Module,            # a model with hidden Linear layers (any graph torch.fx can trace); never modified
                   target: float = 0.5,         # fraction of every hidden Linear layer's neurons to merge away
                   step: float = 1 / 64,        # fraction of each layer merged per progressive step
                   mode: str = "stochastic",    # 'stochastic' (the method), 'impact' (greedy ablation) or 'baseline' (Srinivas-Babu)
@@ -275,8 +601,9 @@ def paoding_prune(model: nn.Module,            # a chain model with hidden Linea
                   seed: int = 0,               # seed of the simulated annealing
                   pooling_multiplier: int = 2, # 'impact' mode: candidate pairs per step, as a multiple of the pairs merged
                   similarity: float = 0.9,     # entropy: two intervals whose endpoints differ by less than (1 - similarity) of the span count as alike
-                  input_shape=None,            # one sample's shape, to propagate the input box through convolutions
+                  input_shape=None,            # one sample's shape, to propagate the input box through convolutions or a traced graph
                   on_step=None,                # called as on_step(step_log, model) after every step, on the CPU
+                  engine: str = "auto",        # 'chain' (the chain formulas), 'graph' (the traced graph) or 'auto' (chain when it can)
                   **switches):                 # any `Profile` switch, overriding the profile
     """Data-free Paoding pruning of the hidden Linear layers of `model`; returns `(pruned_model, PruneReport)`.
 
@@ -284,23 +611,34 @@ def paoding_prune(model: nn.Module,            # a chain model with hidden Linea
     capped at 50 %); `profile`: 'book' or 'reference' (the authors' toolkit), any switch of `Profile` can be overridden
     as a keyword. `recursive` defaults to True for stochastic/impact and False for baseline. `on_step(step_log, model)`
     is called after every step with the merged (not yet shrunk) model, on the CPU: the interval arithmetic runs in
-    float64 on the CPU whatever the model's device, and the pruned model comes back on the model's device. The
-    caller's model is never modified."""
+    float64 on the CPU whatever the model's device, and the pruned model comes back on the model's device. A chain of
+    Linear layers (after an optional conv trunk) goes through the chain formulas; any other model is traced with
+    torch.fx and bounded node by node (`engine='graph'` forces that path; the reference profile's chain-only switches
+    are refused there). The caller's model is never modified."""
     lo, hi = _check_common(model, target, step, input_interval)
     if mode not in MODES: raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
     if conv_schedule not in ("oneshot", "stepwise"): raise ValueError(f"conv_schedule: expected 'oneshot' or 'stepwise', got {conv_schedule!r}")
     if not isinstance(pooling_multiplier, int) or pooling_multiplier < 1: raise ValueError(f"pooling_multiplier: must be an integer >= 1, got {pooling_multiplier!r}")
     prof = make_profile(profile, **switches)
     recursive = (mode != "baseline") if recursive is None else bool(recursive)
-    dense_view(model)                                            # validate before any work
+    shape = input_shape or getattr(model, "input_shape", None)
     t0 = time.time()
     dev = device_of(model)
     work = copy.deepcopy(model).cpu().eval()   # interval arithmetic in float64 on the CPU, whatever the model's device
+    kind, st = paoding_structure(work, shape, prof, engine, prune_conv)        # validate before any work
     rng = random.Random(seed)
     conv_index, conv_removed = {}, []
-    if prune_conv and conv_schedule == "oneshot": conv_removed.append(prune_conv_filters(work, target, conv_index, input_shape))
-    view, trunk = dense_view(work)
-    hidden = view[:-1]
+    if prune_conv and conv_schedule == "oneshot":
+        conv_removed.append(prune_conv_filters(work, target, conv_index, input_shape)); st = dense_view(work)
+    def parts():          # the layers, their ranges and the impact of merges: by the chain formulas or on the traced graph
+        if kind == "graph":
+            return (mergeable_layers(kind, st), lambda interval: graph_ranges(st, interval),
+                    lambda pool, l, ctx, R: graph_impact_scores(pool, l, st, ctx, R, prof, alpha, beta, similarity))
+        view, trunk = st
+        return (mergeable_layers(kind, st),
+                lambda interval: (None, definition_map(view, feature_box(work, trunk, view, interval, prof, input_shape), interval, prof)),
+                lambda pool, l, ctx, R: impact_scores(pool, l, view, R, prof, alpha, beta, similarity))
+    hidden, ranges, impact = parts()
     N = [lin.out_features for _, lin, _ in hidden]
     exact = prof.step_arithmetic == "exact"
     k = [max(1, math.ceil(step * n - (1e-9 if exact else 0.0))) for n in N]
@@ -321,10 +659,10 @@ def paoding_prune(model: nn.Module,            # a chain model with hidden Linea
     cap = min(target, 0.5) if mode == "baseline" else target
     while True:
         if prune_conv and conv_schedule == "stepwise":
-            conv_removed.append(prune_conv_filters(work, step, conv_index, input_shape)); view, trunk = dense_view(work)
+            conv_removed.append(prune_conv_filters(work, step, conv_index, input_shape)); st = dense_view(work)
+            hidden, ranges, impact = parts()
         log, any_pairs, aborted = {}, False, False
-        for l, (name, lin, act) in enumerate(hidden):
-            nxt = view[l + 1][1]
+        for l, (name, lin, nxt) in enumerate(hidden):
             if mode == "baseline":
                 if S_cache[l] is None: S_cache[l] = sorted_pairs(pair_saliency(lin, nxt, prof))
                 confirmed = greedy_pairs(*S_cache[l][:2], taken[l], k[l], prof.skip_first_pair)
@@ -334,14 +672,14 @@ def paoding_prune(model: nn.Module,            # a chain model with hidden Linea
                 scores, decisions = [None] * len(confirmed), []
             else:
                 interval = (lo, hi) if (first_map or prof.refresh_interval == "input") else (0.0, 1.0)
-                R = definition_map(view, feature_box(work, trunk, view, interval, prof, input_shape), interval, prof)
+                ctx, R = ranges(interval)
                 first_map = False
                 a_, b_, _ = sorted_pairs(pair_saliency(lin, nxt, prof))
                 pool = greedy_pairs(a_, b_, taken[l], k[l] * pooling_multiplier if mode == "impact" else None, prof.skip_first_pair)
                 if not pool:
                     if prof.empty_pool == "return": aborted = True; break
                     continue
-                s, _ = impact_scores(pool, l, view, R, prof, alpha, beta, similarity)
+                s, _ = impact(pool, l, ctx, R)
                 if mode == "impact":
                     order = torch.argsort(s, stable=True).tolist()
                     confirmed, scores, decisions = [pool[i] for i in order[:k[l]]], [s[i].item() for i in order[:k[l]]], []
@@ -365,7 +703,7 @@ def paoding_prune(model: nn.Module,            # a chain model with hidden Linea
         if (done * step >= cap - 1e-12) if exact else (progress >= cap): break
     kept = {name: [i for i in range(N[l]) if i not in removed[l]] for l, (name, _, _) in enumerate(hidden)}
     if physical:
-        for name, keep in kept.items(): work = remove_units(work, name, keep, inplace=True)
+        for name, keep in kept.items(): work = remove_units(work, name, keep, inplace=True, input_shape=shape)
     kept.update(conv_index)
     report = PruneReport.from_models(f"paoding-{mode}", model, work, input_shape or getattr(model, "input_shape", None), kept=kept,
                                      seconds=time.time() - t0, data="none",
@@ -378,18 +716,18 @@ def paoding_prune(model: nn.Module,            # a chain model with hidden Linea
 # %% ../nbs/10_paoding.ipynb #4cf91a1f
 def _one_shot(model, target, step, choose, method, physical, input_shape, t0, **logs):
     _check_common(model, target, step, (0.0, 1.0))
-    dense_view(model)
+    shape = input_shape or getattr(model, "input_shape", None)
     out = copy.deepcopy(model).eval()
-    view, _ = dense_view(out)
+    layers = mergeable_layers(*paoding_structure(out, shape))       # the layers Paoding would merge in
     n_steps = math.ceil(target / step - 1e-9)
     kept = {}
-    for l, (name, lin, _) in enumerate(view[:-1]):
+    for name, lin, reader in layers:
         N = lin.out_features
         drop = choose(lin, min(n_steps * max(1, math.ceil(step * N - 1e-9)), N - 1))
-        with torch.no_grad(): view[l + 1][1].weight[:, drop] = 0
+        with torch.no_grad(): reader.weight[:, drop] = 0
         kept[name] = sorted(set(range(N)) - set(drop))
     if physical:
-        for name, keep in kept.items(): out = remove_units(out, name, keep, inplace=True)
+        for name, keep in kept.items(): out = remove_units(out, name, keep, inplace=True, input_shape=shape)
     return out, PruneReport.from_models(method, model, out, input_shape or getattr(model, "input_shape", None), kept=kept,
                                         seconds=time.time() - t0, data="none", logs=dict(target=target, step=step, **logs))
 

@@ -92,7 +92,7 @@ ROWS = [
     ("paoding: a Linear used twice", REUSED, "paoding", None, {}, ValueError, "model", "same tensor"),
     ("magnitude: tied weights", TIED, "magnitude", None, {}, ValueError, "model", "same tensor"),
     ("submodular: tied weights", TIED, "submodular", lambda: torch.rand(16, 4), {}, ValueError, "model", "same tensor"),
-    ("paoding: residual net", RESNET, "paoding", None, {}, ValueError, "model", "chain model"),
+    ("paoding: residual net", RESNET, "paoding", None, {}, ValueError, "model", "hidden Linear layer whose only reader"),
     ("psap: no Conv2d", MLP, "psap", DS((16,), 4), {"epochs": 1}, ValueError, "model", "no nn.Conv2d"),
     ("fpgm: no Conv2d", MLP, "fpgm", DS((16,), 4), {"epochs": 1}, ValueError, "model", "no nn.Conv2d"),
     # the kind of data
