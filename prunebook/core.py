@@ -559,6 +559,7 @@ def _shapes(model):
         if isinstance(m, nn.Linear): out[n] = ["linear", m.in_features, m.out_features]
         elif isinstance(m, nn.Conv2d): out[n] = ["conv2d", m.in_channels, m.out_channels]
         elif isinstance(m, _NORMS): out[n] = ["norm", m.num_features]
+        elif isinstance(m, nn.LayerNorm) and len(m.normalized_shape) == 1: out[n] = ["layernorm", m.normalized_shape[0]]
     return out
 
 
@@ -576,6 +577,11 @@ def resize_like(model: nn.Module, shapes: dict) -> nn.Module:
             m.num_features = s[1]
             if m.weight is not None: m.weight = nn.Parameter(m.weight.new_empty(s[1])); m.bias = nn.Parameter(m.bias.new_empty(s[1]))
             if m.running_mean is not None: m.running_mean = m.running_mean.new_zeros(s[1]); m.running_var = m.running_var.new_ones(s[1])
+            continue
+        if s[0] == "layernorm":
+            m.normalized_shape = (s[1],)
+            for b in ("weight", "bias"):
+                if getattr(m, b) is not None: setattr(m, b, nn.Parameter(getattr(m, b).new_empty(s[1])))
             continue
         i, o = s[1], s[2]
         if isinstance(m, nn.Linear):
@@ -673,7 +679,7 @@ def save_pruned(model: nn.Module, # the (pruned) model to save
 
 
 # %% ../nbs/00_core.ipynb #f094ea33
-_SHAPE_KINDS = {"linear": (nn.Linear, 3), "conv2d": (nn.Conv2d, 3), "norm": (_NORMS, 2)}
+_SHAPE_KINDS = {"linear": (nn.Linear, 3), "conv2d": (nn.Conv2d, 3), "norm": (_NORMS, 2), "layernorm": (nn.LayerNorm, 2)}
 
 
 def _expected(model, shapes):
@@ -682,7 +688,7 @@ def _expected(model, shapes):
     mods = dict(model.named_modules())
     for n, s in shapes.items():
         m, pre = mods[n], f"{n}." if n else ""
-        if s[0] == "norm":
+        if s[0] in ("norm", "layernorm"):
             for b in ("weight", "bias", "running_mean", "running_var"):
                 if pre + b in out: out[pre + b] = (s[1],)
             continue
@@ -709,12 +715,12 @@ def _check_state(state, p):
         kind = s[0] if isinstance(s, (list, tuple)) and s else None
         if (not isinstance(n, str) or kind not in _SHAPE_KINDS or len(s) != _SHAPE_KINDS[kind][1]
                 or not all(type(d) is int and d > 0 for d in s[1:])):
-            raise bad(f"'shapes' entry {n!r} is {s!r}; expected ['linear'|'conv2d', in, out] or ['norm', features]")
+            raise bad(f"'shapes' entry {n!r} is {s!r}; expected ['linear'|'conv2d', in, out] or ['norm'|'layernorm', features]")
     if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):
         raise bad("'state_dict' must be a dict of parameter names to tensors")
     for n, s in shapes.items():             # the weights must have the shapes the file records
         pre = f"{n}." if n else ""
-        want = {"weight": (s[1],), "bias": (s[1],), "running_mean": (s[1],), "running_var": (s[1],)} if s[0] == "norm" else \
+        want = {"weight": (s[1],), "bias": (s[1],), "running_mean": (s[1],), "running_var": (s[1],)} if s[0] in ("norm", "layernorm") else \
                {"weight": (s[2], s[1]), "bias": (s[2],)}
         for b, w in want.items():
             if pre + b not in sd: continue

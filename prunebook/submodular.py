@@ -17,7 +17,7 @@ from .distributed import device_of, to_device, world, all_reduce_sum, shard_rows
 # %% auto #0
 __all__ = ['DEAD', 'VARIANTS', 'SELECTIONS', 'objective', 'GreedyResult', 'gram_stats', 'greedy_gram', 'greedy_readers',
            'dead_columns', 'restore_dead', 'greedy_select', 'Pair', 'pruning_pairs', 'next_inputs', 'next_weight',
-           'uniform_fraction', 'refit', 'actgrad_scores', 'submodular_prune', 'finetune']
+           'uniform_fraction', 'refit', 'refit_after', 'actgrad_scores', 'submodular_prune', 'finetune']
 
 # %% ../nbs/20_submodular.ipynb #b43727a3
 def objective(B: torch.Tensor, A: torch.Tensor, W: torch.Tensor, S, group_size: int = 1) -> float:
@@ -167,6 +167,7 @@ class Pair(NamedTuple):
     norm: str | None      # the BatchNorm right after `layer`, if any
     more: tuple = ()      # further readers as (name, columns per unit): every block reads a residual stream
     writers: tuple = ()   # further writers of the same units: the other convs that add into a residual stream
+    through: str | None = None   # a norm that mixes the units (a LayerNorm) on the way to the readers: refitted after the removal
 
     @property
     def readers(self) -> tuple:
@@ -192,8 +193,8 @@ def _graph_pairs(model, input_shape, coupled=True):
     dg, out = _trace(model, input_shape), []
     for g in unit_groups(model, input_shape):
         if g.coupled and not coupled: continue
-        if any(not isinstance(mods[n], (nn.BatchNorm1d, nn.BatchNorm2d)) for n in g.norms):
-            continue                       # a LayerNorm mixes the units: no reader is linear in them
+        bns = [n for n in g.norms if isinstance(mods[n], (nn.BatchNorm1d, nn.BatchNorm2d))]
+        through = next((n for n in g.norms if n not in bns), None)   # a LayerNorm mixes the units: no reader is linear in them
         cols = {}
         for dep, idxs in _group(model, dg, g.root, [0]):     # the input columns of unit 0 in every reader
             t = dep.target.module
@@ -207,7 +208,7 @@ def _graph_pairs(model, input_shape, coupled=True):
                 readers.append((r, len(c)))
             else: readers = None; break    # a reader that sees these units among others (a concatenation) or not in blocks
         if not readers: continue
-        out.append(Pair(g.root, readers[0][0], readers[0][1], g.norms[0] if g.norms else None, tuple(readers[1:]), g.writers[1:]))
+        out.append(Pair(g.root, readers[0][0], readers[0][1], bns[0] if bns else None, tuple(readers[1:]), g.writers[1:], through))
     hard = {p.layer: e for p in out if (e := cut_error(model, p.layer, input_shape))}
     if hard: warnings.warn(f"model: {', '.join(hard)} stay whole: the model does not run after one of their units is removed "
                            f"({next(iter(hard.values()))}); a forward pass that fixes their width cannot be pruned there", stacklevel=3)
@@ -221,7 +222,8 @@ def pruning_pairs(model: nn.Module, input_shape=None, coupled: bool = True) -> l
     A chain is walked by hand (`chain_plan`); any other model, or a chain with a module the walker has no rule for, is
     traced with Torch-Pruning's dependency graph (`input_shape`, one sample's shape, or `model.input_shape`). A residual
     stream, written by several convolutions and read by every block, is one group (`coupled=False` leaves it whole).
-    Units read through a LayerNorm, or together with other units (a concatenation), stay whole."""
+    Units read through a LayerNorm are a group too (`Pair.through` names the norm); units read together with other
+    units (a concatenation) stay whole."""
     layers = prunable_layers(model)
     if len(layers) < 2:
         raise ValueError(f"model: nothing to prune: its only Linear or Conv2d layer is {list(layers)}" if layers else
@@ -232,7 +234,7 @@ def pruning_pairs(model: nn.Module, input_shape=None, coupled: bool = True) -> l
     pairs = _graph_pairs(model, input_shape, coupled)
     if not pairs:
         raise ValueError(f"model: nothing to prune: none of its {len(layers)} Linear/Conv2d layers has units that Linear "
-                         "or Conv2d layers read in blocks (units read through a LayerNorm, or together with other layers' units, stay whole"
+                         "or Conv2d layers read in blocks (units read together with other layers' units, as after a concatenation, stay whole"
                          + ("" if coupled else "; coupled=False leaves residual streams whole") + ")")
     return pairs
 
@@ -286,6 +288,26 @@ def refit(G: torch.Tensor, H: torch.Tensor, kept, group_size: int = 1) -> torch.
     if len(kept):
         cols = torch.tensor([c * group_size + i for c in sorted(kept) for i in range(group_size)], device=H.device)
         W_new[cols] = torch.linalg.pinv(G[cols][:, cols], hermitian=True) @ H[cols]
+    return W_new
+
+
+@torch.no_grad()
+def refit_after(B: torch.Tensor, A: torch.Tensor, W: torch.Tensor, kept_cols=None, dead: str = "original", dtype=torch.float64,
+                chunk: int = 65536) -> torch.Tensor:
+    """Least-squares reader weights (as W^T) from the inputs `B` the reader sees after a removal to its original output
+    `A W^T` (B has fewer columns than A, and not a subset of them). A column of B that is zero on every row keeps the
+    weight W gives the column of A it continues (`kept_cols[j]` for B's column j; `dead='original'`) or gets zero ('min-norm')."""
+    if len(B) != len(A): raise ValueError(f"B and A: row counts differ, {len(B)} vs {len(A)}")
+    if dead not in DEAD: raise ValueError(f"dead: expected one of {DEAD}, got {dead!r}")
+    dev = B.device if B.device.type != "mps" else torch.device("cpu")
+    G = torch.zeros(B.shape[1], B.shape[1], dtype=dtype, device=dev); H = torch.zeros(B.shape[1], W.shape[0], dtype=dtype, device=dev)
+    for i in range(0, len(B), chunk):
+        b, aw = B[i:i + chunk].to(dev, dtype), A[i:i + chunk].to(dev, dtype) @ W.to(dev, dtype).T
+        G += b.T @ b; H += b.T @ aw
+    G, H = all_reduce_sum(G), all_reduce_sum(H)                 # under torchrun: every rank's rows
+    W_new = torch.linalg.pinv(G, hermitian=True) @ H
+    z = torch.diagonal(G) == 0
+    if dead == "original" and z.any() and kept_cols is not None: W_new[z] = W.T.to(W_new)[list(kept_cols)][z]
     return W_new
 
 
@@ -419,13 +441,23 @@ streams whole). The caller's model is never modified."""
         As = ([next_inputs(orig, X, r, collect_mode) for r, _ in p.readers] if (variant == "asym" and selection == "greedy") else Bs)
         Ws = [next_weight(work, r) if variant == "seq" else            # the original weights, of the outputs still there
               next_weight(orig, r)[cut_out.get(r, slice(None))] for r, _ in p.readers]
-        order, fs, W_new, n_dead = _select(selection, k[p.layer], n_units[p.layer], p, Bs, As, Ws, rng, work, X, y, reweight, dead)
+        # through a LayerNorm the readers' inputs change when units leave: select as usual, refit after the removal
+        order, fs, W_new, n_dead = _select(selection, k[p.layer], n_units[p.layer], p, Bs, As, Ws, rng, work, X, y,
+                                           reweight and not p.through, dead)
         plans.append((p, order, W_new))
+        how = "none" if not reweight else "after the removal" if p.through and not one_pass and order else \
+              "none (one pass: the inputs after the removal are not seen)" if p.through else "least squares"
         logs[p.layer] = dict(units=n_units[p.layer], k=k[p.layer], order=order, f=fs, F=fs[-1] if fs else None,
                              silent=k[p.layer] == 0, dead_kept_columns=n_dead,
-                             writers=[p.layer, *p.writers], readers=[r for r, _ in p.readers])
+                             writers=[p.layer, *p.writers], readers=[r for r, _ in p.readers], through=p.through, refit=how)
         if not one_pass:
             _apply(work, p, order, W_new, n_units[p.layer], input_shape=shape)
+            if how == "after the removal":
+                mods = dict(work.named_modules())
+                kept_cols = lambda g: [c * g + i for c in sorted(order) for i in range(g)]
+                for (r, g), A, W in zip(p.readers, As, Ws):
+                    W_after = refit_after(next_inputs(work, X, r, collect_mode), A, W, kept_cols(g), dead)
+                    with torch.no_grad(): mods[r].weight.copy_(W_after.T.reshape(mods[r].weight.shape).to(mods[r].weight))
             for w in (p.layer, *p.writers): cut_out[w] = sorted(order) if order else [0]   # a stream's writers read later groups
     if one_pass:
         for p, order, W_new in plans: _apply(work, p, order, W_new, n_units[p.layer], reweight_only=True, input_shape=shape)

@@ -4,11 +4,13 @@ For every (architecture, method) the method can apply to, the pruned model runs 
 shape, has the parameters and MACs its report states, saves and loads into a fresh instance of its class, and is
 exact where it should be:
 - magnitude and random remove units without refitting: the pruned model equals the original with the removed units'
-  outgoing weights zeroed (`zero_outgoing`), to 1e-5;
+  outgoing weights zeroed (`zero_outgoing`), to 1e-5 (units read through a LayerNorm change its statistics when they
+  leave: those are removed in the reference model too);
 - FPGM and PSAP-R zero filters while training (a residual stream's channels as one unit), then remove them: the pruned
   model equals the masked model to 1e-5;
 - submodular refits the next layers: its greedy objective lies in [0, 1] and grows along the selection;
-- Paoding merges neurons of a chain of dense layers (its interval bounds are written for chains) and refuses other models.
+- Paoding merges neurons of any hidden Linear layer read by another Linear layer through one activation; the pruned
+  model equals the merged, full-width one to 1e-5.
 A method that cannot apply by its nature refuses in one line (a ValueError naming `model`), before any work.
 """
 import copy, warnings
@@ -25,6 +27,8 @@ X_NEW = torch.rand(16, *SHAPE, generator=torch.Generator().manual_seed(2))
 
 # what each method needs and cannot do without: (method, data, options, architectures it refuses and why)
 NO_CONV2D = {"mlp_mixed", "conv1d", "transformer"}
+PAODING_NONE = {"resnet_projection", "resnet_bottleneck", "depthwise_separable", "mobilenetv2_inverted", "transformer", "tiny_vit",
+                "dense_block"}      # one Linear layer, or the only hidden ones inside an attention block
 CASES = {
     "magnitude": (None, dict(compression=1.5), {}),
     "random": (None, dict(compression=1.5, seed=3), {}),
@@ -33,9 +37,10 @@ CASES = {
     "psap": (TRAIN, dict(target=0.5, epochs=1, pretrained=True), {**{a: "no nn.Conv2d" for a in NO_CONV2D}, "tiny_vit": "coupled"}),
     "sfp": (TRAIN, dict(target=0.5, epochs=1, pretrained=True), {**{a: "no nn.Conv2d" for a in NO_CONV2D}, "tiny_vit": "coupled"}),
     "asfp": (TRAIN, dict(target=0.5, epochs=1, pretrained=True), {**{a: "no nn.Conv2d" for a in NO_CONV2D}, "tiny_vit": "coupled"}),
-    # Paoding merges neurons of a chain of dense layers (ReLU or sigmoid between them): its interval bounds are
-    # written for chains, so every other model is refused in one line
-    "paoding": (None, dict(target=0.25), {**{a: "chain model" for a in ARCHS if a != "chain_cnn"}, "mlp_mixed": "GELU"}),
+    # Paoding merges neurons of a hidden Linear layer read by another Linear layer through one activation, and needs
+    # an interval rule for every node of the traced graph: no such layer pair, or a LayerNorm, is refused in one line
+    "paoding": (None, dict(target=0.25, step=1 / 8), {**{a: "hidden Linear layer whose only reader" for a in PAODING_NONE},
+                                                     "mlp_mixed": "no interval rule for LayerNorm"}),
 }
 
 
@@ -83,15 +88,21 @@ def test_prune_any_architecture(arch, method, tmp_path):
         for layer, log in rep.logs["layers"].items():     # a layer given no units keeps one, silenced (its readers' columns zeroed)
             if log["silent"]: removed[layer] = list(range(log["units"]))
         masked = model
+        for layer, drop in removed.items():     # read through a LayerNorm, the units leave its statistics: removed, not zeroed
+            if drop and not rep.logs["layers"][layer]["through"]: masked = zero_outgoing(masked, layer, drop, input_shape=SHAPE)
         for layer, drop in removed.items():
-            if drop: masked = zero_outgoing(masked, layer, drop, input_shape=SHAPE)
+            if drop and rep.logs["layers"][layer]["through"]:
+                masked = remove_units(masked, layer, rep.kept[layer], input_shape=SHAPE)
         with torch.no_grad(): torch.testing.assert_close(out, masked(X_NEW), atol=1e-5, rtol=1e-5)
     elif method == "submodular":
         for layer, log in rep.logs["layers"].items():
             f = log["f"]
             assert all(-1e-9 <= a <= b + 1e-9 <= 1 + 2e-9 for a, b in zip(f, f[1:])), (layer, f)
-    elif method == "paoding":
-        assert rep.logs["steps"]                                       # merged pairs, step by step
+    elif method == "paoding":                  # merged neurons have zero outgoing weights: cutting them changes nothing
+        assert rep.logs["steps"]
+        data, opts, _ = CASES[method]
+        merged, _ = prunebook.prune(model, method, data, latency=None, input_shape=SHAPE, physical=False, **opts)
+        with torch.no_grad(): torch.testing.assert_close(out, merged(X_NEW), atol=1e-5, rtol=1e-5)
     else:
         with torch.no_grad(): torch.testing.assert_close(out, rep.masked_model(X_NEW), atol=1e-5, rtol=1e-5)
 
@@ -127,6 +138,8 @@ def test_what_graph_models_prune():
     assert [(g.root, g.writers) for g in conv_groups(mob, SHAPE)] == [
         ("stem.0", ("stem.0", "blocks.0.project", "blocks.1.project")), ("blocks.0.expand", ("blocks.0.expand", "blocks.0.dw")),
         ("blocks.1.expand", ("blocks.1.expand", "blocks.1.dw")), ("head.0", ("head.0",))]
+    mixed = build("mlp_mixed")            # the group read through the LayerNorm: its reader is refitted after the removal
+    assert [(p.layer, p.through) for p in pruning_pairs(mixed, SHAPE)] == [("1", None), ("4", None), ("6", "7"), ("9", None)]
     vit = build("transformer")
     assert [p.layer for p in pruning_pairs(vit, SHAPE)] == ["encoder.layers.0.linear1"]   # the feed-forward hidden units
 
@@ -152,3 +165,56 @@ def test_a_hardcoded_width_stays_whole_and_says_so(method):
         small, rep = prunebook.prune(model, method, data, latency=None, input_shape=SHAPE, **opts)
     assert small.c2.out_channels == 8 and small.c1.out_channels < 8
     assert small(X_NEW).shape == (16, 10)
+
+
+class InplaceResidualMLP(torch.nn.Module):
+    "An MLP with an in-place residual sum around two layers: fc2 can merge (read by fc3 through a ReLU), fc1 and fc3 cannot."
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.fc1, self.fc2, self.fc3, self.out = nn.Linear(64, 32), nn.Linear(32, 32), nn.Linear(32, 32), nn.Linear(32, 10)
+    def forward(self, x):
+        h = torch.relu(self.fc1(x.view(-1, 64))); r = h
+        h = self.fc3(torch.relu(self.fc2(h))); h += r
+        return self.out(torch.relu(h))
+
+
+class TwoHeads(torch.nn.Module):
+    "A hidden layer read by two heads (not mergeable: a merge must rewrite one reader) after one that is (tanh)."
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.fc0, self.fc1, self.a, self.b = nn.Linear(64, 64), nn.Linear(64, 32), nn.Linear(32, 10), nn.Linear(32, 10)
+    def forward(self, x):
+        h = torch.relu(self.fc1(torch.tanh(self.fc0(x.flatten(1)))))
+        return self.a(h) + self.b(h)
+
+
+def _paoding_models():
+    nn = torch.nn
+    return dict(
+        tanh_chain=(nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 16), nn.Tanh(), nn.Linear(16, 10)), ["1", "3"]),
+        batchnorm1d=(nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 16), nn.SiLU(),
+                                   nn.Linear(16, 10)), ["1", "4"]),
+        gelu_dropout=(nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.Dropout(0.2), nn.GELU(), nn.Linear(32, 10)), ["1"]),
+        dilated_conv=(nn.Sequential(nn.Conv2d(1, 4, 3, dilation=2), nn.LeakyReLU(), nn.Conv2d(4, 4, 3, stride=2), nn.ELU(),
+                                    nn.Flatten(), nn.Linear(4, 32), nn.Softplus(), nn.Linear(32, 10)), ["5"]),
+        inplace_residual=(InplaceResidualMLP(), ["fc2"]), two_heads=(TwoHeads(), ["fc0"]))
+
+
+@pytest.mark.parametrize("name", list(_paoding_models()))
+def test_paoding_on_graphs(name):
+    "Paoding merges in every layer that another Linear reads through one activation; cutting the merged units changes nothing."
+    torch.manual_seed(0)
+    model, layers = _paoding_models()[name]
+    model.train()                                              # passed in train mode: the caller's mode is kept
+    opts = dict(latency=None, input_shape=SHAPE, target=0.5, step=1 / 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        small, rep = prunebook.prune(model, "paoding", **opts)
+        merged, _ = prunebook.prune(model, "paoding", physical=False, **opts)
+    assert model.training and all(m.training for m in model.modules())
+    units = prunable_layers(model)
+    assert {n: len(k) for n, k in rep.kept.items()} == {n: units[n] // 2 for n in layers}
+    with torch.no_grad(): torch.testing.assert_close(small.eval()(X_NEW), merged.eval()(X_NEW), atol=1e-5, rtol=1e-5)
+    assert rep.params_after == count_params(small) < count_params(model)
