@@ -168,6 +168,7 @@ class Pair(NamedTuple):
     more: tuple = ()      # further readers as (name, columns per unit): every block reads a residual stream
     writers: tuple = ()   # further writers of the same units: the other convs that add into a residual stream
     through: str | None = None   # a norm that mixes the units (a LayerNorm) on the way to the readers: refitted after the removal
+    offsets: tuple = ()   # per reader, where the group's units start among its input units (a concatenation); () if each reads only them
 
     @property
     def readers(self) -> tuple:
@@ -186,29 +187,48 @@ def _chain_pairs(model):
     return out
 
 
+def _placement(model, dg, root: str, size: int, readers) -> list | None:
+    """For each reader of the group written by `root`: `(name, columns per unit, offset)`, the offset counting the
+    reader's input units before the group's (a concatenation puts other units there); None if a reader does not see
+    the group's units as one run of whole blocks, in order (a Linear, or an ungrouped Conv2d)."""
+    mods, names = dict(model.named_modules()), {m: n for n, m in model.named_modules()}
+    cols, out = {}, []
+    for dep, idxs in _group(model, dg, root, list(range(size))):     # the input columns of every unit, in every reader
+        t = dep.target.module
+        if "in_channels" in dep.handler.__name__ and t in names: cols[names[t]] = sorted(int(i) for i in idxs)
+    for r in readers:
+        t, c = mods[r], cols.get(r, [])
+        if not c or len(c) % size or c != list(range(c[0], c[0] + len(c))): return None
+        g = len(c) // size
+        if isinstance(t, nn.Conv2d) and t.groups == 1 and g == 1: out.append((r, t.kernel_size[0] * t.kernel_size[1], c[0]))
+        elif type(t) is nn.Linear and c[0] % g == 0: out.append((r, g, c[0] // g))
+        else: return None
+    return out
+
+
+def _offsets(model, pair, input_shape) -> tuple:
+    "Where each reader of `pair` reads the group's units now (earlier cuts in a concatenation move them), traced afresh."
+    if not pair.offsets: return ()
+    return tuple(o for _, _, o in _placement(model, _trace(model, input_shape), pair.layer, prunable_layers(model)[pair.layer],
+                                             [r for r, _ in pair.readers]))
+
+
 def _graph_pairs(model, input_shape, coupled=True):
     """Groups of units (`unit_groups`) that Linear or ungrouped Conv2d layers read through channel-wise modules, each
-    reader seeing exactly the group's units in blocks; with `coupled`, also groups with several writers (a residual stream)."""
-    mods, names = dict(model.named_modules()), {m: n for n, m in model.named_modules()}
+    reader seeing the group's units as one run of blocks (among other units after a concatenation); with `coupled`,
+    also groups with several writers (a residual stream)."""
+    mods = dict(model.named_modules())
     dg, out = _trace(model, input_shape), []
     for g in unit_groups(model, input_shape):
         if g.coupled and not coupled: continue
         bns = [n for n in g.norms if isinstance(mods[n], (nn.BatchNorm1d, nn.BatchNorm2d))]
         through = next((n for n in g.norms if n not in bns), None)   # a LayerNorm mixes the units: no reader is linear in them
-        cols = {}
-        for dep, idxs in _group(model, dg, g.root, [0]):     # the input columns of unit 0 in every reader
-            t = dep.target.module
-            if "in_channels" in dep.handler.__name__ and t in names: cols[names[t]] = sorted(int(i) for i in idxs)
-        readers = []
-        for r in g.readers:
-            t, c = mods[r], cols.get(r, [])
-            if isinstance(t, nn.Conv2d) and t.groups == 1 and t.in_channels == g.size and c == [0]:
-                readers.append((r, t.kernel_size[0] * t.kernel_size[1]))
-            elif type(t) is nn.Linear and c == list(range(len(c))) and t.in_features == g.size * len(c):
-                readers.append((r, len(c)))
-            else: readers = None; break    # a reader that sees these units among others (a concatenation) or not in blocks
-        if not readers: continue
-        out.append(Pair(g.root, readers[0][0], readers[0][1], bns[0] if bns else None, tuple(readers[1:]), g.writers[1:], through))
+        readers = _placement(model, dg, g.root, g.size, g.readers)
+        if not readers: continue           # a reader that does not see these units in whole blocks, in order
+        width = lambda r, b: mods[r].in_channels if isinstance(mods[r], nn.Conv2d) else mods[r].in_features // b
+        part = any(o or width(r, b) != g.size for r, b, o in readers)
+        out.append(Pair(g.root, readers[0][0], readers[0][1], bns[0] if bns else None, tuple((r, b) for r, b, _ in readers[1:]),
+                        g.writers[1:], through, tuple(o for _, _, o in readers) if part else ()))
     hard = {p.layer: e for p in out if (e := cut_error(model, p.layer, input_shape))}
     if hard: warnings.warn(f"model: {', '.join(hard)} stay whole: the model does not run after one of their units is removed "
                            f"({next(iter(hard.values()))}); a forward pass that fixes their width cannot be pruned there", stacklevel=3)
@@ -222,8 +242,8 @@ def pruning_pairs(model: nn.Module, input_shape=None, coupled: bool = True) -> l
     A chain is walked by hand (`chain_plan`); any other model, or a chain with a module the walker has no rule for, is
     traced with Torch-Pruning's dependency graph (`input_shape`, one sample's shape, or `model.input_shape`). A residual
     stream, written by several convolutions and read by every block, is one group (`coupled=False` leaves it whole).
-    Units read through a LayerNorm are a group too (`Pair.through` names the norm); units read together with other
-    units (a concatenation) stay whole."""
+    Units read through a LayerNorm are a group too (`Pair.through` names the norm), and so are units read together
+    with other units after a concatenation (`Pair.offsets` says where they start in each reader)."""
     layers = prunable_layers(model)
     if len(layers) < 2:
         raise ValueError(f"model: nothing to prune: its only Linear or Conv2d layer is {list(layers)}" if layers else
@@ -234,7 +254,7 @@ def pruning_pairs(model: nn.Module, input_shape=None, coupled: bool = True) -> l
     pairs = _graph_pairs(model, input_shape, coupled)
     if not pairs:
         raise ValueError(f"model: nothing to prune: none of its {len(layers)} Linear/Conv2d layers has units that Linear "
-                         "or Conv2d layers read in blocks (units read together with other layers' units, as after a concatenation, stay whole"
+                         "or Conv2d layers read in whole blocks, in order"
                          + ("" if coupled else "; coupled=False leaves residual streams whole") + ")")
     return pairs
 
@@ -335,9 +355,10 @@ def actgrad_scores(model: nn.Module, X: torch.Tensor, y: torch.Tensor, pair: Pai
     return total / len(X)       # under torchrun, _select adds up the ranks' sums instead
 
 # %% ../nbs/20_submodular.ipynb #965b9cca
-def _select(selection, k, n, pair, Bs, As, Ws, rng, model, X, y, reweight, dead="original"):
+def _select(selection, k, n, pair, Bs, As, Ws, rng, model, X, y, reweight, dead="original", offsets=()):
     """Kept channels (selection order), the F path (greedy only), the refitted W^T of every reader (or None) and the
-    kept columns dead on the sample. `Bs`, `As`, `Ws`: one entry per reader of `pair` (`Pair.readers`)."""
+    kept columns dead on the sample. `Bs`, `As`, `Ws`: one entry per reader of `pair` (`Pair.readers`), restricted to
+    the group's columns; `offsets`: where the group starts among each reader's input units in `model` (or ())."""
     gs = [g for _, g in pair.readers]
     if selection == "greedy":
         stats = [tuple(all_reduce_sum(s) for s in gram_stats(B, A, W)) for B, A, W in zip(Bs, As, Ws)]   # under torchrun: every rank's rows
@@ -349,7 +370,8 @@ def _select(selection, k, n, pair, Bs, As, Ws, rng, model, X, y, reweight, dead=
         norms = sum(W.abs().view(W.shape[0], n, g).sum((0, 2)) for W, g in zip(Ws, gs))
         order = torch.argsort(norms, descending=True, stable=True)[:k].tolist()
     else:
-        s = sum(actgrad_scores(model, X, y, pair._replace(next=r, group=g)) for r, g in pair.readers)
+        s = sum(actgrad_scores(model, X, y, pair._replace(next=r, group=g))[offsets[i] if offsets else 0:][:n]
+                for i, (r, g) in enumerate(pair.readers))
         if world()[1] > 1: s = all_reduce_sum(s * len(X)) / all_reduce_sum(torch.tensor(float(len(X)), dtype=s.dtype, device=s.device))
         order = torch.argsort(s, descending=True, stable=True)[:k].tolist()
     if not reweight: return order, [], None, None
@@ -361,14 +383,16 @@ def _select(selection, k, n, pair, Bs, As, Ws, rng, model, X, y, reweight, dead=
 
 
 @torch.no_grad()
-def _apply(model, pair, order, W_news, n, reweight_only=False, remove_only=False, input_shape=None):
-    "Write the refitted weights into every reader and physically remove the group's other channels (one silent channel if k = 0)."
+def _apply(model, pair, order, W_news, n, reweight_only=False, remove_only=False, input_shape=None, offsets=()):
+    """Write the refitted weights into every reader (into the group's columns only, at `offsets`, after a concatenation)
+    and physically remove the group's other channels (one silent channel if k = 0)."""
     mods = dict(model.named_modules())
     if not remove_only:
-        for i, (r, _) in enumerate(pair.readers):
-            nxt = mods[r]
-            if W_news is not None: nxt.weight.copy_(W_news[i].T.reshape(nxt.weight.shape).to(nxt.weight))
-            if not order: nxt.weight.zero_()
+        for i, (r, g) in enumerate(pair.readers):
+            w = mods[r].weight.view(mods[r].weight.shape[0], -1)
+            cols = slice(offsets[i] * g, (offsets[i] + n) * g) if offsets else slice(None)
+            if W_news is not None: w[:, cols] = W_news[i].T.to(w)
+            if not order: w[:, cols] = 0
     if reweight_only: return
     keep = sorted(order) if order else [0]
     if len(keep) < n: remove_units(model, pair.layer, keep, inplace=True, input_shape=input_shape)
@@ -436,14 +460,17 @@ streams whole). The caller's model is never modified."""
     one_pass = variant == "layer" and selection == "greedy"
     logs, plans, cut_out = {}, [], {}
     for p in pairs:
-        src = orig if one_pass else work
-        Bs = [None if X is None else next_inputs(src, X, r, collect_mode) for r, _ in p.readers]
-        As = ([next_inputs(orig, X, r, collect_mode) for r, _ in p.readers] if (variant == "asym" and selection == "greedy") else Bs)
-        Ws = [next_weight(work, r) if variant == "seq" else            # the original weights, of the outputs still there
-              next_weight(orig, r)[cut_out.get(r, slice(None))] for r, _ in p.readers]
+        n, src = n_units[p.layer], orig if one_pass else work
+        now = p.offsets if one_pass else _offsets(work, p, shape)   # after a concatenation: where the group starts in each reader
+        part = lambda M, i, offs, m=n: M if not offs else M[:, offs[i] * p.readers[i][1]:(offs[i] + m) * p.readers[i][1]]
+        Bs = [None if X is None else part(next_inputs(src, X, r, collect_mode), i, now) for i, (r, _) in enumerate(p.readers)]
+        As = ([part(next_inputs(orig, X, r, collect_mode), i, p.offsets) for i, (r, _) in enumerate(p.readers)]
+              if (variant == "asym" and selection == "greedy") else Bs)
+        Ws = [part(next_weight(work, r), i, now) if variant == "seq" else            # the original weights, of the outputs still there
+              part(next_weight(orig, r)[cut_out.get(r, slice(None))], i, p.offsets) for i, (r, _) in enumerate(p.readers)]
         # through a LayerNorm the readers' inputs change when units leave: select as usual, refit after the removal
-        order, fs, W_new, n_dead = _select(selection, k[p.layer], n_units[p.layer], p, Bs, As, Ws, rng, work, X, y,
-                                           reweight and not p.through, dead)
+        order, fs, W_new, n_dead = _select(selection, k[p.layer], n, p, Bs, As, Ws, rng, work, X, y,
+                                           reweight and not p.through, dead, now)
         plans.append((p, order, W_new))
         how = "none" if not reweight else "after the removal" if p.through and not one_pass and order else \
               "none (one pass: the inputs after the removal are not seen)" if p.through else "least squares"
@@ -451,16 +478,17 @@ streams whole). The caller's model is never modified."""
                              silent=k[p.layer] == 0, dead_kept_columns=n_dead,
                              writers=[p.layer, *p.writers], readers=[r for r, _ in p.readers], through=p.through, refit=how)
         if not one_pass:
-            _apply(work, p, order, W_new, n_units[p.layer], input_shape=shape)
+            _apply(work, p, order, W_new, n, input_shape=shape, offsets=now)
             if how == "after the removal":
-                mods = dict(work.named_modules())
+                mods, after, kk = dict(work.named_modules()), _offsets(work, p, shape), len(order)
                 kept_cols = lambda g: [c * g + i for c in sorted(order) for i in range(g)]
-                for (r, g), A, W in zip(p.readers, As, Ws):
-                    W_after = refit_after(next_inputs(work, X, r, collect_mode), A, W, kept_cols(g), dead)
-                    with torch.no_grad(): mods[r].weight.copy_(W_after.T.reshape(mods[r].weight.shape).to(mods[r].weight))
+                for i, ((r, g), A, W) in enumerate(zip(p.readers, As, Ws)):
+                    W_after = refit_after(part(next_inputs(work, X, r, collect_mode), i, after, kk), A, W, kept_cols(g), dead)
+                    w = mods[r].weight.view(mods[r].weight.shape[0], -1)
+                    with torch.no_grad(): w[:, slice(after[i] * g, (after[i] + kk) * g) if after else slice(None)] = W_after.T.to(w)
             for w in (p.layer, *p.writers): cut_out[w] = sorted(order) if order else [0]   # a stream's writers read later groups
     if one_pass:
-        for p, order, W_new in plans: _apply(work, p, order, W_new, n_units[p.layer], reweight_only=True, input_shape=shape)
+        for p, order, W_new in plans: _apply(work, p, order, W_new, n_units[p.layer], reweight_only=True, input_shape=shape, offsets=p.offsets)
         for p, order, W_new in plans: _apply(work, p, order, None, n_units[p.layer], remove_only=True, input_shape=shape)
     kept = {p.layer: (sorted(order) if order else [0]) for p, order, _ in plans}
     method = f"submodular-{variant}" if selection == "greedy" else f"layer-{selection}"

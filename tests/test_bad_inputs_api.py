@@ -87,7 +87,6 @@ ROWS = [
     ("random: no hidden layer", FLAT, "random", None, {}, ValueError, "model", "nothing to prune"),
     ("submodular: no hidden layer", FLAT, "submodular", X(4), {}, ValueError, "model", "nothing to prune"),
     ("magnitude: a bare Linear", BARE_LINEAR, "magnitude", None, {}, ValueError, "model", "nothing to prune"),
-    ("magnitude: only units read through a LayerNorm", LAYERNORM, "magnitude", None, {"input_shape": (4,)}, ValueError, "model", "nothing to prune"),
     ("magnitude: not a chain, no input shape", LAYERNORM, "magnitude", None, {}, ValueError, "input_shape", "example input shape"),
     ("paoding: a Linear used twice", REUSED, "paoding", None, {}, ValueError, "model", "same tensor"),
     ("magnitude: tied weights", TIED, "magnitude", None, {}, ValueError, "model", "same tensor"),
