@@ -90,7 +90,7 @@ def _check_data(m: Method, data):
                         (" with no labels" if isinstance(data, (torch.Tensor, TensorDataset)) else ""))
 
 # %% ../nbs/35_prune.ipynb #174306b2
-import copy, math, numbers
+import copy, math, numbers, warnings
 from .paoding import paoding_structure
 from .submodular import pruning_pairs
 from .psap import prunable_convs
@@ -125,7 +125,9 @@ def _check_model(m: Method, model: nn.Module, input_shape=None):
     "The method's own test of what it can prune, run on the caller's model; anything it cannot prune is a ValueError naming `model`."
     _check_shared(model)
     try:
-        if m.fn is paoding_prune: paoding_structure(copy.deepcopy(model).eval(), input_shape)
+        if m.fn is paoding_prune:
+            with warnings.catch_warnings():          # a layer left whole is said once, by the method itself
+                warnings.simplefilter("ignore"); paoding_structure(copy.deepcopy(model).eval(), input_shape)
         elif m.fn is submodular_prune: pruning_pairs(model, input_shape)
         else: prunable_convs(model, input_shape)
     except (ValueError, NotImplementedError) as e:

@@ -5,7 +5,7 @@
 # %% ../nbs/10_paoding.ipynb #7e43a90e
 from __future__ import annotations
 import copy, math, random, time, warnings
-from dataclasses import dataclass, asdict, fields, replace
+from dataclasses import dataclass, asdict, field, fields, replace
 
 import torch
 import torch.nn as nn
@@ -17,9 +17,9 @@ from .distributed import device_of
 # %% auto #0
 __all__ = ['PROFILES', 'MODES', 'merge', 'Profile', 'make_profile', 'pair_saliency', 'sorted_pairs', 'greedy_pairs', 'dense_view',
            'feature_box', 'definition_map', 'interval_entropy', 'impact_scores', 'filter_scores', 'prune_conv_filters',
-           'NoIntervalRule', 'valley_point', 'valley_interval', 'interval_product', 'graph_boxes', 'graph_change',
-           'GraphView', 'graph_view', 'graph_ranges', 'graph_impact_scores', 'paoding_structure', 'mergeable_layers',
-           'paoding_prune', 'magnitude_prune', 'random_prune']
+           'NoIntervalRule', 'valley_point', 'valley_interval', 'interval_product', 'layernorm_interval', 'graph_boxes',
+           'graph_change', 'GraphView', 'graph_view', 'graph_ranges', 'graph_impact_scores', 'paoding_structure',
+           'mergeable_layers', 'paoding_prune', 'magnitude_prune', 'random_prune']
 
 # %% ../nbs/10_paoding.ipynb #0e15b382
 @torch.no_grad()
@@ -130,7 +130,7 @@ def dense_view(model: nn.Module):
     for j, i in enumerate(lin):
         end = lin[j + 1] if j + 1 < len(lin) else len(leaves)
         acts = [_ACT[type(m)] for _, m in leaves[i + 1:end] if type(m) in _ACT]
-        other = [(n, m) for n, m in leaves[i + 1:end] if type(m) not in _ACT and not isinstance(m, (nn.Dropout, nn.Identity, nn.BatchNorm1d))]
+        other = [(n, m) for n, m in leaves[i + 1:end] if type(m) not in _ACT and not isinstance(m, (nn.Dropout, nn.Identity))]
         if other: raise ValueError(f"model: {other[0][0]} ({type(other[0][1]).__name__}) after the first Linear layer is not supported")
         if j + 1 < len(lin) and len(acts) != 1:
             raise ValueError(f"model: hidden Linear layer {leaves[i][0]} needs exactly one ReLU or Sigmoid after it")
@@ -329,6 +329,20 @@ def _linear_part(m: nn.Module, iv: Interval, bias: bool) -> Interval:
     return iv.scale(scale.view(-1, *[1] * (iv.lo.dim() - 2)))
 
 
+def layernorm_interval(iv: Interval, ln: nn.LayerNorm) -> Interval:
+    """A sound box for a LayerNorm over the last dimension: every normalised coordinate lies in [-sqrt(n-1), sqrt(n-1)],
+    with the sign of x_i - mean wherever its (exact, linear) box excludes 0; then the LayerNorm's scale and shift."""
+    if len(ln.normalized_shape) != 1: raise NoIntervalRule(f"LayerNorm over {len(ln.normalized_shape)} dimensions")
+    n = iv.lo.shape[-1]
+    s_lo, s_hi = iv.lo.sum(-1, keepdim=True), iv.hi.sum(-1, keepdim=True)
+    c_lo, c_hi = (1 - 1 / n) * iv.lo - (s_hi - iv.hi) / n, (1 - 1 / n) * iv.hi - (s_lo - iv.lo) / n   # x_i - mean
+    r = math.sqrt(n - 1)
+    z = Interval(torch.where(c_lo >= 0, torch.zeros_like(c_lo), torch.full_like(c_lo, -r)),      # in the box's precision
+                 torch.where(c_hi <= 0, torch.zeros_like(c_hi), torch.full_like(c_hi, r)), False)
+    if ln.weight is not None: z = z.scale(ln.weight.detach().to(iv.lo))
+    return z + ln.bias.detach().to(iv.lo) if ln.bias is not None else z
+
+
 def _rule(node, gm, args, kwargs, change: bool = False, bias: bool = True) -> Interval:
     "The interval rule of one traced node: boxes in, a box out (`change`: the boxes hold changes; layers add their constants only if `bias`)."
     op, t = node.op, node.target
@@ -336,11 +350,19 @@ def _rule(node, gm, args, kwargs, change: bool = False, bias: bool = True) -> In
         m = gm.get_submodule(t)
         if isinstance(m, _LINEAR_MODULES): return _linear_part(m, args[0], bias or not change)
         if isinstance(m, nn.LeakyReLU) and m.negative_slope < 0: raise NoIntervalRule("LeakyReLU with a negative slope")
+        if isinstance(m, nn.ELU) and m.alpha < 0: raise NoIntervalRule("ELU with a negative alpha")
+        if isinstance(m, nn.LayerNorm):
+            if change: raise NoIntervalRule("LayerNorm")       # bounded for values, not for a change through it
+            return layernorm_interval(args[0], m)
         if isinstance(m, _MONO_ACT + _MONO_MOD): return _mono(m, args, kwargs)
         if isinstance(m, _VALLEY_ACT): return valley_interval(m, args[0])
         raise NoIntervalRule(type(m).__name__)
     if op == "call_function":
+        arg = lambda i, name, default: args[i] if len(args) > i else kwargs.get(name, default)
         if t in (operator.add, torch.add) and kwargs.get("alpha", 1) < 0: raise NoIntervalRule("add with a negative alpha")
+        if t in (operator.sub, torch.sub) and kwargs.get("alpha", 1) != 1: raise NoIntervalRule("sub with an alpha")
+        if t is F.leaky_relu and arg(1, "negative_slope", 0.01) < 0: raise NoIntervalRule("leaky_relu with a negative slope")
+        if t is F.elu and arg(1, "alpha", 1.0) < 0: raise NoIntervalRule("elu with a negative alpha")
         if t in _MONO_FN or t in _MONO_ACT_FN: return _mono(t, args, kwargs)
         if t in _VALLEY_FN: return valley_interval(lambda v: t(v, *args[1:], **kwargs), args[0])
         if t in (operator.sub, torch.sub): a, b = _box(args[0]), _box(args[1]); return Interval(a.lo - b.hi, a.hi - b.lo, False)
@@ -362,10 +384,11 @@ def _run(node, gm, args, kwargs):
     return getattr(args[0], node.target)(*args[1:], **kwargs)
 
 
-def _refuse(node, e) -> ValueError:
+def _refuse(node, e, change: bool = False) -> ValueError:
     where = f"module {node.target!r}" if node.op == "call_module" else f"node {node.name!r}"
+    if change: return ValueError(f"model: Paoding cannot carry a merge's change through {e} ({where})")
     return ValueError(f"model: Paoding has no interval rule for {e} ({where}); it bounds Linear, Conv1d/Conv2d, BatchNorm, "
-                      "pooling, reshaping, sums, products and elementwise activations")
+                      "LayerNorm, pooling, reshaping, sums, products and elementwise activations")
 
 
 @torch.no_grad()
@@ -426,17 +449,24 @@ def graph_change(gm: fx.GraphModule, boxes: dict, batched: set, start: str, J: I
         if name in skip: env[name] = env[node.args[0].name]; continue
         t = node.target
         if node.op == "call_function" and t in (operator.mul, torch.mul, operator.truediv, torch.div):
-            (a, da), (b, db) = [(boxes[x.name], env[x.name]) if isinstance(x, fx.Node) else (x, None) for x in node.args[:2]]
+            # each factor: its value (box) and its change (None for a constant, or a number computed from shapes)
+            (a, da), (b, db) = [(x, None) if not isinstance(x, fx.Node) else (env[x.name], None) if not _tensorlike(boxes[x.name])
+                                else (boxes[x.name], env[x.name]) for x in node.args[:2]]
             if t in (operator.truediv, torch.div):
-                if db is not None or isinstance(b, Interval): raise _refuse(node, "a division by a varying value")
+                if db is not None or isinstance(b, Interval): raise _refuse(node, "a division by a varying value", change=True)
                 env[name] = interval_product(da, 1 / b); continue
             terms = ([interval_product(a, db)] if db is not None else []) + ([interval_product(da, b)] if da is not None else [])
             if da is not None and db is not None: terms.append(interval_product(da, db))
             env[name] = terms[0] if len(terms) == 1 else sum(terms[1:], terms[0]); continue
         change = lambda n: (env[n.name] if env[n.name] is not None else zero(n.name)) if _tensorlike(boxes[n.name]) else env[n.name]
         args, kwargs = map_aggregate((node.args, node.kwargs), lambda n: change(n) if isinstance(n, fx.Node) else n)
+        if node.op == "call_function" and t in (operator.add, torch.add, operator.sub, torch.sub):   # a constant term changes by 0
+            args = tuple(a if isinstance(x, fx.Node) else 0 * a if isinstance(a, (int, float, torch.Tensor)) else a
+                         for a, x in zip(args, node.args))
+        if node.op == "call_function" and t is F.pad:                                            # so does the padding value
+            args, kwargs = args[:3], {k: v for k, v in kwargs.items() if k != "value"}
         try: env[name] = _rule(node, gm, args, kwargs, change=True, bias=bias)
-        except NoIntervalRule as e: raise _refuse(node, e) from None
+        except NoIntervalRule as e: raise _refuse(node, e, change=True) from None
     raise ValueError("model: its traced graph has no output")
 
 # %% ../nbs/10_paoding.ipynb #0724303c
@@ -470,10 +500,12 @@ class _Tracer(fx.Tracer):
 
 @dataclass
 class GraphView:
-    "A traced model and its mergeable layers, each a dict: name, layer, act (the node after its activation), reader, reader_node, skip."
+    """A traced model and its mergeable layers, each a dict: name, layer, act (the node after its activation), reader,
+    reader_node, skip; `whole` maps a layer left whole to the reason (its change meets a module with no rule for changes)."""
     gm: fx.GraphModule
     input_shape: tuple | None
     hidden: list
+    whole: dict = field(default_factory=dict)
 
 
 def graph_view(model: nn.Module, input_shape=None) -> GraphView:
@@ -494,16 +526,22 @@ def graph_view(model: nn.Module, input_shape=None) -> GraphView:
         if not linear(after) or sum(_elementwise(p, gm) == "act" for p in path) != 1: continue
         skip, _ = _walk(after, gm)                 # the reader's own activation: the change is taken before it
         hidden.append(dict(name=n.target, layer=gm.get_submodule(n.target), act=path[-1].name, reader=gm.get_submodule(after.target),
-                           reader_node=after.name, skip={p.name for p in skip}))
+                           reader_node=after.name, skip={p.name for p in skip if _elementwise(p, gm) == "act" or p.op != "call_module"
+                                                         or not isinstance(gm.get_submodule(p.target), nn.BatchNorm1d)}))
     if not hidden:
         raise ValueError("model: Paoding needs a hidden Linear layer whose only reader is another Linear layer, through one elementwise "
                          "activation (ReLU, sigmoid, tanh, GELU...); this model has none")
     if input_shape is None: raise ValueError("input_shape: Paoding needs one sample's shape to bound a model that is not a chain")
     gv = GraphView(gm, tuple(input_shape), hidden)
     boxes, batched = graph_boxes(gm, _input_box(gv, (0.0, 1.0)))        # every node has a rule for values...
-    for h in hidden:                                                       # ...and for changes
+    gv.whole = {}
+    for h in hidden:                            # ...and every merge's change has rules on its way to the output
         z = torch.zeros(1, *boxes[h["reader_node"]].shape[1:], dtype=torch.float64)
-        graph_change(gm, boxes, batched, h["reader_node"], Interval(z, z, False), h["skip"])
+        try: graph_change(gm, boxes, batched, h["reader_node"], Interval(z, z, False), h["skip"])
+        except ValueError as e: gv.whole[h["name"]] = str(e).removeprefix("model: Paoding ")
+    gv.hidden = [h for h in hidden if h["name"] not in gv.whole]
+    if not gv.hidden: raise ValueError(f"model: Paoding {next(iter(gv.whole.values()))}, so no layer is left to merge in")
+    if gv.whole: warnings.warn(f"model: Paoding leaves {', '.join(map(repr, gv.whole))} whole: it {next(iter(gv.whole.values()))}", stacklevel=3)
     return gv
 
 
@@ -710,7 +748,7 @@ def paoding_prune(model: nn.Module,            # a model with hidden Linear laye
                                      logs=dict(mode=mode, profile=asdict(prof), target=target, step=step, nominal=done * step,
                                                actual={n: len(removed[l]) / N[l] for l, (n, _, _) in enumerate(hidden)},
                                                alpha=alpha, beta=beta, recursive=recursive, seed=seed, input_interval=(lo, hi),
-                                               conv_removed=conv_removed, steps=steps))
+                                               conv_removed=conv_removed, steps=steps, left_whole=st.whole if kind == "graph" else {}))
     return work.to(dev), report
 
 # %% ../nbs/10_paoding.ipynb #4cf91a1f

@@ -227,6 +227,7 @@ def _graph_pairs(model, input_shape, coupled=True):
         if not readers: continue           # a reader that does not see these units in whole blocks, in order
         width = lambda r, b: mods[r].in_channels if isinstance(mods[r], nn.Conv2d) else mods[r].in_features // b
         part = any(o or width(r, b) != g.size for r, b, o in readers)
+        if part and through: continue      # a LayerNorm over concatenated branches changes every branch's inputs: whole
         out.append(Pair(g.root, readers[0][0], readers[0][1], bns[0] if bns else None, tuple((r, b) for r, b, _ in readers[1:]),
                         g.writers[1:], through, tuple(o for _, _, o in readers) if part else ()))
     hard = {p.layer: e for p in out if (e := cut_error(model, p.layer, input_shape))}
@@ -316,7 +317,8 @@ def refit_after(B: torch.Tensor, A: torch.Tensor, W: torch.Tensor, kept_cols=Non
                 chunk: int = 65536) -> torch.Tensor:
     """Least-squares reader weights (as W^T) from the inputs `B` the reader sees after a removal to its original output
     `A W^T` (B has fewer columns than A, and not a subset of them). A column of B that is zero on every row keeps the
-    weight W gives the column of A it continues (`kept_cols[j]` for B's column j; `dead='original'`) or gets zero ('min-norm')."""
+    weight that W gives to the column of A it continues (`kept_cols[j]` for B's column j; `dead='original'`), or gets
+    zero ('min-norm')."""
     if len(B) != len(A): raise ValueError(f"B and A: row counts differ, {len(B)} vs {len(A)}")
     if dead not in DEAD: raise ValueError(f"dead: expected one of {DEAD}, got {dead!r}")
     dev = B.device if B.device.type != "mps" else torch.device("cpu")
@@ -472,8 +474,8 @@ streams whole). The caller's model is never modified."""
         order, fs, W_new, n_dead = _select(selection, k[p.layer], n, p, Bs, As, Ws, rng, work, X, y,
                                            reweight and not p.through, dead, now)
         plans.append((p, order, W_new))
-        how = "none" if not reweight else "after the removal" if p.through and not one_pass and order else \
-              "none (one pass: the inputs after the removal are not seen)" if p.through else "least squares"
+        how = "none" if not reweight else "least squares" if not p.through else "none (no unit kept)" if not order else \
+              "none (one pass: the inputs after the removal are not seen)" if one_pass else "after the removal"
         logs[p.layer] = dict(units=n_units[p.layer], k=k[p.layer], order=order, f=fs, F=fs[-1] if fs else None,
                              silent=k[p.layer] == 0, dead_kept_columns=n_dead,
                              writers=[p.layer, *p.writers], readers=[r for r, _ in p.readers], through=p.through, refit=how)
