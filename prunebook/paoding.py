@@ -130,7 +130,7 @@ def dense_view(model: nn.Module):
     for j, i in enumerate(lin):
         end = lin[j + 1] if j + 1 < len(lin) else len(leaves)
         acts = [_ACT[type(m)] for _, m in leaves[i + 1:end] if type(m) in _ACT]
-        other = [(n, m) for n, m in leaves[i + 1:end] if type(m) not in _ACT and not isinstance(m, (nn.Dropout, nn.Identity))]
+        other = [(n, m) for n, m in leaves[i + 1:end] if type(m) not in _ACT and not isinstance(m, (nn.Dropout, nn.Identity, nn.BatchNorm1d))]
         if other: raise ValueError(f"model: {other[0][0]} ({type(other[0][1]).__name__}) after the first Linear layer is not supported")
         if j + 1 < len(lin) and len(acts) != 1:
             raise ValueError(f"model: hidden Linear layer {leaves[i][0]} needs exactly one ReLU or Sigmoid after it")
@@ -592,12 +592,17 @@ def paoding_structure(model: nn.Module, input_shape=None, prof: Profile | None =
     `('graph', GraphView)`. Anything Paoding cannot read is a one-line ValueError naming what is missing."""
     if engine not in ("auto", "chain", "graph"): raise ValueError(f"engine: expected 'auto', 'chain' or 'graph', got {engine!r}")
     prof, why = prof or PROFILES["book"], "engine='graph'"
+    only = [f"{k}={v!r}" for k, v in _CHAIN_ONLY.items() if getattr(prof, k) == v]
     if engine != "graph":
-        try: return "chain", dense_view(model)
+        try:
+            view = dense_view(model)
+            first = min(i for i, m in enumerate(model.modules()) if isinstance(m, nn.Linear))
+            if engine == "chain" or only or not any(isinstance(m, nn.BatchNorm1d) for m in list(model.modules())[first:]):
+                return "chain", view
+            why = "a BatchNorm1d after a hidden layer, which the chain formulas leave out"   # as the toolkit does
         except ValueError as e:
             if engine == "chain": raise
             why = str(e).removeprefix("model: ")
-    only = [f"{k}={v!r}" for k, v in _CHAIN_ONLY.items() if getattr(prof, k) == v]
     if only: raise ValueError(f"model: the toolkit's switches {', '.join(only)} describe chains of Linear layers only ({why})")
     if prune_conv: raise ValueError(f"prune_conv: the toolkit's conv filter pruning is written for chain models only ({why})")
     return "graph", graph_view(model, input_shape)
