@@ -277,19 +277,24 @@ class NoIntervalRule(ValueError):
     "A module or function of the model that the interval propagation has no rule for."
 
 
-def valley_point(f) -> float:
-    "Where an activation with one minimum (GELU, SiLU) is smallest: golden-section search on [-6, 0] in float64."
+_VALLEYS = {}      # the minimum of each activation, found once: the rules run at every node of every pass
+
+
+def valley_point(f, key=None) -> float:
+    "Where an activation with one minimum (GELU, SiLU) is smallest: golden-section search on [-6, 0] in float64 (remembered under `key`)."
+    if key is not None and key in _VALLEYS: return _VALLEYS[key]
     a, b, r = -6.0, 0.0, (5 ** 0.5 - 1) / 2
     for _ in range(80):
         c, d = b - r * (b - a), a + r * (b - a)
         if f(torch.tensor(c, dtype=torch.float64)) < f(torch.tensor(d, dtype=torch.float64)): b = d
         else: a = c
+    if key is not None: _VALLEYS[key] = (a + b) / 2
     return (a + b) / 2
 
 
-def valley_interval(f, iv: Interval) -> Interval:
+def valley_interval(f, iv: Interval, key=None) -> Interval:
     "Image of a box under an elementwise `f` with one minimum x*: [min(f(lo), f(hi)), max(f(lo), f(hi))], f(x*) below where the box holds x*."
-    xs = valley_point(f)
+    xs = valley_point(f, key)
     fl, fh = f(iv.lo), f(iv.hi)
     inside = (iv.lo < xs) & (iv.hi > xs)
     return Interval(torch.where(inside, f(torch.tensor(xs, dtype=iv.lo.dtype)), torch.minimum(fl, fh)), torch.maximum(fl, fh), False)
@@ -355,7 +360,7 @@ def _rule(node, gm, args, kwargs, change: bool = False, bias: bool = True) -> In
             if change: raise NoIntervalRule("LayerNorm")       # bounded for values, not for a change through it
             return layernorm_interval(args[0], m)
         if isinstance(m, _MONO_ACT + _MONO_MOD): return _mono(m, args, kwargs)
-        if isinstance(m, _VALLEY_ACT): return valley_interval(m, args[0])
+        if isinstance(m, _VALLEY_ACT): return valley_interval(m, args[0], repr(m))
         raise NoIntervalRule(type(m).__name__)
     if op == "call_function":
         arg = lambda i, name, default: args[i] if len(args) > i else kwargs.get(name, default)
@@ -364,7 +369,11 @@ def _rule(node, gm, args, kwargs, change: bool = False, bias: bool = True) -> In
         if t is F.leaky_relu and arg(1, "negative_slope", 0.01) < 0: raise NoIntervalRule("leaky_relu with a negative slope")
         if t is F.elu and arg(1, "alpha", 1.0) < 0: raise NoIntervalRule("elu with a negative alpha")
         if t in _MONO_FN or t in _MONO_ACT_FN: return _mono(t, args, kwargs)
-        if t in _VALLEY_FN: return valley_interval(lambda v: t(v, *args[1:], **kwargs), args[0])
+        if t in _VALLEY_FN:
+            key = (t, *args[1:], *sorted(kwargs.items()))
+            try: hash(key)
+            except TypeError: key = None
+            return valley_interval(lambda v: t(v, *args[1:], **kwargs), args[0], key)
         if t in (operator.sub, torch.sub): a, b = _box(args[0]), _box(args[1]); return Interval(a.lo - b.hi, a.hi - b.lo, False)
         if t in (operator.neg, torch.neg): return Interval(-args[0].hi, -args[0].lo, False)
         if t in (operator.mul, torch.mul): return interval_product(args[0], args[1])
@@ -534,7 +543,6 @@ def graph_view(model: nn.Module, input_shape=None) -> GraphView:
     if input_shape is None: raise ValueError("input_shape: Paoding needs one sample's shape to bound a model that is not a chain")
     gv = GraphView(gm, tuple(input_shape), hidden)
     boxes, batched = graph_boxes(gm, _input_box(gv, (0.0, 1.0)))        # every node has a rule for values...
-    gv.whole = {}
     for h in hidden:                            # ...and every merge's change has rules on its way to the output
         z = torch.zeros(1, *boxes[h["reader_node"]].shape[1:], dtype=torch.float64)
         try: graph_change(gm, boxes, batched, h["reader_node"], Interval(z, z, False), h["skip"])
@@ -595,10 +603,9 @@ def paoding_structure(model: nn.Module, input_shape=None, prof: Profile | None =
     only = [f"{k}={v!r}" for k, v in _CHAIN_ONLY.items() if getattr(prof, k) == v]
     if engine != "graph":
         try:
-            view = dense_view(model)
-            first = min(i for i, m in enumerate(model.modules()) if isinstance(m, nn.Linear))
-            if engine == "chain" or only or not any(isinstance(m, nn.BatchNorm1d) for m in list(model.modules())[first:]):
-                return "chain", view
+            view, mods = dense_view(model), list(model.modules())
+            first = next(i for i, m in enumerate(mods) if isinstance(m, nn.Linear))
+            if engine == "chain" or only or not any(isinstance(m, nn.BatchNorm1d) for m in mods[first:]): return "chain", view
             why = "a BatchNorm1d after a hidden layer, which the chain formulas leave out"   # as the toolkit does
         except ValueError as e:
             if engine == "chain": raise

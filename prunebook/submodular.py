@@ -42,9 +42,9 @@ class GreedyResult(NamedTuple):
 
 
 def gram_stats(B: torch.Tensor, A: torch.Tensor, W: torch.Tensor, dtype=torch.float64, chunk: int = 65536):
-    "G = B^T B, H = B^T (A W^T) and t0 = ||A W^T||^2, accumulated over row chunks in `dtype`."
-    if B.shape != A.shape: raise ValueError(f"B and A: shapes differ, {tuple(B.shape)} vs {tuple(A.shape)}")
-    if W.shape[1] != B.shape[1]: raise ValueError(f"W: expected {B.shape[1]} input columns (torch layout (out, in)), got {W.shape[1]}")
+    "G = B^T B, H = B^T (A W^T) and t0 = ||A W^T||^2, accumulated over row chunks in `dtype` (B and A: the same rows)."
+    if len(B) != len(A): raise ValueError(f"B and A: row counts differ, {len(B)} vs {len(A)}")
+    if W.shape[1] != A.shape[1]: raise ValueError(f"W: expected {A.shape[1]} input columns (torch layout (out, in)), got {W.shape[1]}")
     if len(B) == 0: raise ValueError("B: no rows (no data)")
     dev = B.device if B.device.type != "mps" else torch.device("cpu")          # MPS has no float64
     Wd = W.to(dev, dtype).T
@@ -154,6 +154,7 @@ def greedy_select(B: torch.Tensor, A: torch.Tensor, W: torch.Tensor, k: int, gro
     for name, t in (("B", B), ("A", A), ("W", W)):
         if not isinstance(t, torch.Tensor) or t.dim() != 2: raise TypeError(f"{name}: expected a 2-D tensor")
     if dead not in DEAD: raise ValueError(f"dead: expected one of {DEAD}, got {dead!r}")
+    if B.shape != A.shape: raise ValueError(f"B and A: shapes differ, {tuple(B.shape)} vs {tuple(A.shape)}")
     G, H, t0 = gram_stats(B, A, W, dtype)
     order, fs, W_new = greedy_gram(G, H, t0, k, group_size, tol)
     return GreedyResult(order, fs, restore_dead(W_new, G, W, order, group_size, dead).T.contiguous())
@@ -319,15 +320,9 @@ def refit_after(B: torch.Tensor, A: torch.Tensor, W: torch.Tensor, kept_cols=Non
     `A W^T` (B has fewer columns than A, and not a subset of them). A column of B that is zero on every row keeps the
     weight that W gives to the column of A it continues (`kept_cols[j]` for B's column j; `dead='original'`), or gets
     zero ('min-norm')."""
-    if len(B) != len(A): raise ValueError(f"B and A: row counts differ, {len(B)} vs {len(A)}")
     if dead not in DEAD: raise ValueError(f"dead: expected one of {DEAD}, got {dead!r}")
-    dev = B.device if B.device.type != "mps" else torch.device("cpu")
-    G = torch.zeros(B.shape[1], B.shape[1], dtype=dtype, device=dev); H = torch.zeros(B.shape[1], W.shape[0], dtype=dtype, device=dev)
-    for i in range(0, len(B), chunk):
-        b, aw = B[i:i + chunk].to(dev, dtype), A[i:i + chunk].to(dev, dtype) @ W.to(dev, dtype).T
-        G += b.T @ b; H += b.T @ aw
-    G, H = all_reduce_sum(G), all_reduce_sum(H)                 # under torchrun: every rank's rows
-    W_new = torch.linalg.pinv(G, hermitian=True) @ H
+    G, H, _ = (all_reduce_sum(s) for s in gram_stats(B, A, W, dtype, chunk))   # under torchrun: every rank's rows
+    W_new = refit(G, H, range(B.shape[1]))
     z = torch.diagonal(G) == 0
     if dead == "original" and z.any() and kept_cols is not None: W_new[z] = W.T.to(W_new)[list(kept_cols)][z]
     return W_new
